@@ -1,0 +1,192 @@
+/**
+ * The contracts between components: the events the simulated database emits, the shapes of its
+ * HTTP API, and (later) the Redis and ClickHouse records built from them. Components never import
+ * each other's internals; they agree on these types and on the validation schemas below.
+ */
+import { z } from 'zod';
+
+/** The three resources the database reports, in the order the reports and tables use. */
+export const RESOURCES = ['cpu', 'io', 'memory'] as const;
+export type Resource = (typeof RESOURCES)[number];
+
+/** A query's profile names its dominant resource (`i mod 3`: 0 cpu, 1 io, 2 memory). */
+export type Profile = Resource;
+
+/** One resource's 1-second aggregate. Integers; `average` is truncated toward zero. */
+export interface ResourceStats {
+  average: number;
+  min: number;
+  max: number;
+}
+
+/** Emitted when an execution joins the queue (step 3 of a tick). */
+export interface QueuedEvent {
+  type: 'queued';
+  executionId: string;
+  queryId: string;
+  /** The tick that queued it. */
+  tick: number;
+  /** The tick it will run at if nobody delays it (`tick + defaultDelay`). */
+  scheduledTick: number;
+  /** Epoch ms of `tick`. */
+  timestamp: number;
+  /** Epoch ms of `scheduledTick`. */
+  scheduledTimestamp: number;
+}
+
+/** Emitted when an execution runs and leaves the queue (step 1 of a tick). */
+export interface ExecutedEvent {
+  type: 'executed';
+  executionId: string;
+  queryId: string;
+  queuedTick: number;
+  executedTick: number;
+  /** `executedTick − (queuedTick + defaultDelay)`, in ticks; 0 when nobody delayed it. */
+  addedDelay: number;
+  /** How many accepted `/delay` requests moved this execution. */
+  delayCount: number;
+  /** Who sent the last accepted `/delay` for it (the request's optional `by`), or null. */
+  delayedBy: string | null;
+  /** Epoch ms of `queuedTick`. */
+  queuedAt: number;
+  /** Epoch ms of `executedTick`. */
+  executedAt: number;
+}
+
+/** Emitted when a metrics window closes: the aggregate of its ticks' samples. */
+export interface WindowEvent {
+  type: 'window';
+  /** `floor(tick / W)`: covers ticks `[windowId·W, windowId·W + W − 1]` (clipped to the run's first tick). */
+  windowId: number;
+  firstTick: number;
+  lastTick: number;
+  /** Number of tick samples aggregated (W for every aligned window). */
+  samples: number;
+  cpu: ResourceStats;
+  io: ResourceStats;
+  memory: ResourceStats;
+  /** Epoch ms at which the window was aggregated (the time of `lastTick`). */
+  timestamp: number;
+}
+
+export type DatabaseEvent = QueuedEvent | ExecutedEvent | WindowEvent;
+
+/** A query's true cost vector and base probability: ground truth, for evaluation only. */
+export interface TrueQuery {
+  id: string;
+  profile: Profile;
+  cpu: number;
+  memory: number;
+  io: number;
+  /** Base per-tick selection probability `p_i` (before the probability scale and traffic curve). */
+  probability: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API (SPEC.md). Field names, types and meaning are fixed; extra fields are allowed.
+
+/** One element of `GET /queued`. */
+export interface QueuedItem {
+  query: { id: string };
+  execution: {
+    id: string;
+    /** Epoch ms at which it is scheduled to run: now + remaining ticks × tick length. */
+    timestamp: number;
+    /** Extra: the tick it is scheduled to run at, and the tick that queued it. */
+    scheduledTick: number;
+    queuedTick: number;
+  };
+}
+
+/** `GET /resources`: the latest 1-second aggregate (all zeros before the first window closes). */
+export interface ResourcesResponse {
+  cpu: ResourceStats;
+  io: ResourceStats;
+  memory: ResourceStats;
+  timestamp: number;
+  /** Extras: which window this is (−1 before the first), its ticks and sample count. */
+  windowId: number;
+  firstTick: number;
+  lastTick: number;
+  samples: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `POST /delay` body. The bound on `|delay|` is a setting, so it is checked by the handler. */
+export const DelayRequestSchema = z.object({
+  id: z
+    .string({ error: 'id must be a string (an execution UUID)' })
+    .regex(UUID, 'id must be an execution UUID')
+    .transform((id) => id.toLowerCase()),
+  delay: z
+    .number({ error: 'delay must be an integer number of ticks' })
+    .int('delay must be an integer number of ticks'),
+  /** Optional: who asks (e.g. "scheduler"), recorded with the execution. */
+  by: z
+    .string({ error: 'by must be a string' })
+    .regex(/^[\w.:-]{1,64}$/, 'by must be 1–64 characters of letters, digits, _ . : -')
+    .optional(),
+});
+export type DelayRequest = z.infer<typeof DelayRequestSchema>;
+
+/** `POST /delay` success body. */
+export interface DelayResponse {
+  id: string;
+  /** The delay that was requested, and the one applied after the one-tick floor. */
+  requestedDelay: number;
+  appliedDelay: number;
+  scheduledTick: number;
+  /** Epoch ms at which it is now scheduled to run. */
+  timestamp: number;
+}
+
+/** The JSON body of every error response. `field` names the offending input where there is one. */
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+/** `GET /stats`: counters that completeness checks compare against. */
+export interface DatabaseStats {
+  /** Ticks processed so far by this process. */
+  ticks: number;
+  /** The first tick of this run, and the next tick to run (the last processed is `nextTick − 1`). */
+  firstTick: number;
+  nextTick: number;
+  queuedTotal: number;
+  executedTotal: number;
+  queueLength: number;
+  windowsTotal: number;
+  delaysAccepted: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis (BullMQ) contracts between the server's relay and the ingest workers. Every key lives
+// under one configurable prefix (BullMQ's `prefix` option), so several runs can share a Redis.
+
+export const QUEUE_EXECUTIONS = 'executions';
+export const QUEUE_METRICS = 'metrics';
+/** Records that can never be stored, with the reason: never silently dropped. */
+export const QUEUE_DEAD_LETTER = 'dead-letter';
+
+/** Job id of an execution record: the execution id, so a re-delivered record is the same job. */
+export function executionJobId(e: Pick<ExecutedEvent, 'executionId'>): string {
+  return e.executionId;
+}
+
+/** Job id of a metrics window. BullMQ refuses integer custom ids, hence the `window-` prefix. */
+export function windowJobId(w: Pick<WindowEvent, 'windowId'>): string {
+  return `window-${w.windowId}`;
+}
+
+export type ExecutionJobData = ExecutedEvent;
+export type WindowJobData = WindowEvent;
+
+export interface DeadLetterJobData {
+  /** The queue the record came from, its job id and payload, and why it could not be stored. */
+  queue: string;
+  jobId: string;
+  data: unknown;
+  reason: string;
+  failedAt: number;
+}

@@ -1,0 +1,17 @@
+/**
+ * Structured logging (pino, JSON lines on stderr so stdout stays free for command output).
+ * Each component takes a child logger with its name; the level comes from LOG_LEVEL.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  const valid = (LEVELS as readonly string[]).includes(level) ? level : 'info';
+  return pino({ name, level: valid, base: { pid: process.pid } }, pino.destination(2));
+}
+
+/** A logger that drops everything: for tests and library use where the caller wants silence. */
+export const silentLogger: Logger = pino({ level: 'silent' });
