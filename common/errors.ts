@@ -46,6 +46,9 @@ export class ExecutionNotQueuedError extends SpikeError {
 /** Ground truth was asked for without the explicit evaluation option. */
 export class GroundTruthDisabledError extends SpikeError {
   constructor() {
-    super('GROUND_TRUTH_DISABLED', 'ground truth is only available with the evaluation option (--truth / SIM_EXPOSE_TRUTH=1)');
+    super(
+      'GROUND_TRUTH_DISABLED',
+      'ground truth is only available with the evaluation option (--truth / SIM_EXPOSE_TRUTH=1)',
+    );
   }
 }

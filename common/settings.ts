@@ -7,7 +7,10 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from './errors.js';
 
-export interface Setting<T> {
+/** Settings are plain values: text, numbers and switches. */
+export type SettingValue = string | number | boolean | undefined;
+
+export interface Setting<T extends SettingValue> {
   /** Environment variable that sets it, if any. */
   env?: string;
   /** CLI flag that sets it (kebab-case, e.g. `--query-count`), if any. */
@@ -21,10 +24,10 @@ export interface Setting<T> {
   isSwitch?: boolean;
 }
 
-export type SettingSpecs = Record<string, Setting<unknown>>;
+export type SettingSpecs = Record<string, Setting<SettingValue>>;
 export type SettingValues<S extends SettingSpecs> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
-type Common<T> = Pick<Setting<T>, 'env' | 'flag' | 'doc'>;
+type Common<T extends SettingValue> = Pick<Setting<T>, 'env' | 'flag' | 'doc'>;
 const ok = <T>(value: T) => ({ ok: true as const, value });
 const fail = (rule: string) => ({ ok: false as const, rule });
 
@@ -135,7 +138,7 @@ export function addSettingFlags(program: Command, specs: SettingSpecs): Command 
   return program;
 }
 
-function describe(spec: Setting<unknown>): string {
+function describe(spec: Setting<SettingValue>): string {
   const parts = [spec.doc];
   if (spec.default !== undefined && !spec.isSwitch) parts.push(`(default: ${String(spec.default)})`);
   if (spec.env) parts.push(`[env ${spec.env}]`);
@@ -163,7 +166,7 @@ export function loadSettings<S extends SettingSpecs>(
     let source: string | undefined;
     const flagValue = spec.flag ? flags[attributeOf(spec.flag)] : undefined;
     if (flagValue !== undefined) {
-      raw = flagValue === true ? 'true' : String(flagValue);
+      raw = flagValue === true ? 'true' : (flagValue as string);
       source = spec.flag;
     } else if (spec.env && env[spec.env] !== undefined && env[spec.env] !== '') {
       raw = env[spec.env];

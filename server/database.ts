@@ -70,7 +70,9 @@ export class Database {
     this.scaledProbability = Float64Array.from(this.catalog, (q) => q.probability * options.probabilityScale);
     // The start tick is part of the traffic stream's seed so that a restarted server (which starts at
     // a later tick) never repeats execution ids, while the catalog (and so query ids) stays the same.
-    this.rng = new Random(options.startTick === 0 ? `${options.seed}/traffic` : `${options.seed}/traffic/${options.startTick}`);
+    this.rng = new Random(
+      options.startTick === 0 ? `${options.seed}/traffic` : `${options.seed}/traffic/${options.startTick}`,
+    );
     this.nextTick = options.startTick;
   }
 
@@ -163,7 +165,14 @@ export class Database {
     const dueTick = t + this.options.defaultDelay;
     for (let i = 0; i < p.length; i++) {
       if (this.rng.next() >= p[i]! * s) continue;
-      const e: Execution = { executionId: this.rng.uuid(), query: i, queuedTick: t, dueTick, delayCount: 0, delayedBy: null };
+      const e: Execution = {
+        executionId: this.rng.uuid(),
+        query: i,
+        queuedTick: t,
+        dueTick,
+        delayCount: 0,
+        delayedBy: null,
+      };
       this.queue.set(e.executionId, e);
       this.pushDue(e);
       this.counters.queuedTotal++;
@@ -192,7 +201,10 @@ export class Database {
   delay(executionId: string, d: number, by: string | null = null): DelayResult {
     if (!Number.isSafeInteger(d)) throw new InvalidArgumentError('delay', 'delay must be an integer number of ticks');
     if (Math.abs(d) > this.options.maxDelay) {
-      throw new InvalidArgumentError('delay', `delay must be between -${this.options.maxDelay} and ${this.options.maxDelay} ticks`);
+      throw new InvalidArgumentError(
+        'delay',
+        `delay must be between -${this.options.maxDelay} and ${this.options.maxDelay} ticks`,
+      );
     }
     const e = this.queue.get(executionId);
     if (!e) throw new ExecutionNotQueuedError(executionId);
@@ -250,6 +262,11 @@ export class Database {
   }
 
   stats(): DatabaseStats {
-    return { ...this.counters, firstTick: this.options.startTick, nextTick: this.nextTick, queueLength: this.queue.size };
+    return {
+      ...this.counters,
+      firstTick: this.options.startTick,
+      nextTick: this.nextTick,
+      queueLength: this.queue.size,
+    };
   }
 }

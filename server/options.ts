@@ -124,7 +124,12 @@ export const serverSettings = {
 
 export const simCliSettings = {
   ticks: integer({ flag: '--ticks', default: 36_000, min: 0, max: 1e9, doc: 'Ticks to simulate (36 000 = one hour).' }),
-  out: text({ flag: '--out', default: '-', doc: 'Output file for the JSON Lines events; - is stdout.', maxLength: 4096 }),
+  out: text({
+    flag: '--out',
+    default: '-',
+    doc: 'Output file for the JSON Lines events; - is stdout.',
+    maxLength: 4096,
+  }),
   startTime: instant({
     flag: '--start-time',
     default: Date.UTC(2026, 0, 1),

@@ -1,0 +1,136 @@
+/**
+ * The database's HTTP API (SPEC.md), on express 5:
+ *   GET /queued, GET /resources, POST /delay   — compatible with the original;
+ *   GET /healthz, GET /stats                    — liveness and the counters completeness checks use;
+ *   GET /truth                                  — ground truth, mounted only with the evaluation option.
+ * Every rejected request gets a JSON error naming the field and changes nothing: validation runs
+ * before the engine is touched, and the engine itself validates before it mutates.
+ */
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { DatabaseStats, ErrorBody } from '../common/contracts.js';
+import { DelayRequestSchema } from '../common/contracts.js';
+import { ExecutionNotQueuedError, InvalidArgumentError, SpikeError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { Database } from './database.js';
+
+export interface ApiOptions {
+  /** Largest accepted request body. Default `16kb`: a delay request is under 200 bytes. */
+  bodyLimit?: string;
+  /** Extra sections merged into `GET /stats` (capture, scheduler…), computed per request. */
+  extraStats?: () => Record<string, unknown>;
+  logger?: Logger;
+}
+
+type Api = Pick<Database, 'queued' | 'resources' | 'delay' | 'stats' | 'groundTruth' | 'options' | 'currentTick'>;
+
+function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
+  const body: ErrorBody = { error: field ? { code, message, field } : { code, message } };
+  res.status(status).json(body);
+}
+
+/** Answers 405 with an Allow header for the methods a path does not serve. */
+function methodNotAllowed(allow: string) {
+  return (req: Request, res: Response) => {
+    res.setHeader('Allow', allow);
+    sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow}`);
+  };
+}
+
+export function createApi(db: Api, options: ApiOptions = {}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('json spaces', 0);
+
+  app
+    .route('/queued')
+    .get((_req, res) => {
+      const items = db.queued();
+      if (items.length === 0) res.status(204).end();
+      else res.json(items);
+    })
+    .all(methodNotAllowed('GET'));
+
+  app
+    .route('/resources')
+    .get((_req, res) => {
+      res.json(db.resources());
+    })
+    .all(methodNotAllowed('GET'));
+
+  // Any content type is parsed as JSON (the original's clients did not always set it); strict mode
+  // accepts only objects and arrays at the top level.
+  const json = express.json({ type: () => true, limit: options.bodyLimit ?? '16kb', strict: true });
+  app
+    .route('/delay')
+    .post(json, (req, res) => {
+      const body: unknown = req.body;
+      if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+        sendError(res, 400, 'INVALID_BODY', 'body must be a JSON object like {"id": "<execution uuid>", "delay": 10}');
+        return;
+      }
+      const parsed = DelayRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const field = issue.path.map(String).join('.') || 'body';
+        sendError(res, 400, 'INVALID_FIELD', issue.message, field);
+        return;
+      }
+      const { id, delay, by } = parsed.data;
+      const max = db.options.maxDelay;
+      if (Math.abs(delay) > max) {
+        sendError(res, 400, 'INVALID_FIELD', `delay must be between -${max} and ${max} ticks`, 'delay');
+        return;
+      }
+      res.json(db.delay(id, delay, by ?? null));
+    })
+    .all(methodNotAllowed('POST'));
+
+  app
+    .route('/healthz')
+    .get((_req, res) => {
+      res.json({ status: 'ok', tick: db.currentTick });
+    })
+    .all(methodNotAllowed('GET'));
+
+  app
+    .route('/stats')
+    .get((_req, res) => {
+      const stats: DatabaseStats & Record<string, unknown> = { ...db.stats(), ...options.extraStats?.() };
+      res.json(stats);
+    })
+    .all(methodNotAllowed('GET'));
+
+  if (db.options.exposeTruth) {
+    app
+      .route('/truth')
+      .get((_req, res) => {
+        res.json({ queries: db.groundTruth() });
+      })
+      .all(methodNotAllowed('GET'));
+  }
+
+  app.use((req, res) => {
+    sendError(res, 404, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+
+  const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+    if (err instanceof ExecutionNotQueuedError) return sendError(res, 404, err.code, err.message, 'id');
+    if (err instanceof InvalidArgumentError) return sendError(res, 400, err.code, err.message, err.field);
+    if (err instanceof SpikeError) return sendError(res, 400, err.code, err.message);
+    // body-parser errors carry a `type` and an HTTP status.
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'INVALID_JSON', 'body is not valid JSON', 'body');
+    if (e.type === 'entity.too.large')
+      return sendError(res, 413, 'BODY_TOO_LARGE', 'body is larger than the limit', 'body');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+      return sendError(res, 415, 'UNSUPPORTED_ENCODING', e.message ?? 'unsupported encoding', 'body');
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return sendError(res, e.status, 'BAD_REQUEST', e.message ?? 'bad request');
+    }
+    options.logger?.error({ err }, 'unhandled error in API');
+    sendError(res, 500, 'INTERNAL', 'internal error');
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,43 @@
+/**
+ * `npm start` / `npm run server`: the simulated database with its HTTP API in real time.
+ * Every SIMULATION.md parameter is a flag and an environment variable (`--help` lists them).
+ */
+import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { compileSimulationOptions, serverSettings, simulationSettings } from './options.js';
+import { startServer } from './server.js';
+
+const program = buildProgram(
+  'server',
+  'The simulated database and its HTTP API, in real time.',
+  simulationSettings,
+  serverSettings,
+);
+const [sim, srv] = parseCommandLine(program, process.argv.slice(2), process.env, simulationSettings, serverSettings);
+
+let simulation;
+try {
+  simulation = compileSimulationOptions(sim, { startTick: 0, startTime: 0 });
+} catch (error) {
+  if (error instanceof ConfigError) exitWithUsageError(error);
+  throw error;
+}
+const logger = createLogger('server', srv.logLevel);
+const server = await startServer({ simulation, port: srv.port, host: srv.host, logger });
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, stats: server.db.stats() }, 'shutting down');
+  server.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,79 @@
+/**
+ * The server service: the simulated database on the real-time driver, with its HTTP API. Ticks are
+ * numbered on the wall clock (`floor(epoch ms / tickMs)`), so tick and window ids stay unique and
+ * aligned across restarts of the process.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../common/logger.js';
+import { createApi } from './api.js';
+import { Database } from './database.js';
+import type { SimulationOptions } from './options.js';
+import { RealtimeDriver, type DriverState } from './realtime-driver.js';
+
+export interface ServerOptions {
+  simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
+  port: number;
+  host: string;
+  logger: Logger;
+  /** Called after every tick, before the next one (the capture layer commits its outbox here). */
+  afterTick?: () => void;
+  extraStats?: () => Record<string, unknown>;
+}
+
+export interface RunningServer {
+  db: Database;
+  driver: RealtimeDriver;
+  http: Server;
+  /** Base URL of the API, e.g. http://127.0.0.1:8080. */
+  url: string;
+  state(): DriverState;
+  close(): Promise<void>;
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const tickMs = o.simulation.tickMs;
+  const startTick = Math.floor(Date.now() / tickMs) + 1;
+  const db = new Database({ ...o.simulation, startTick, startTime: startTick * tickMs });
+  const afterTick = o.afterTick;
+  const driver = new RealtimeDriver(
+    afterTick
+      ? () => {
+          db.tick();
+          afterTick();
+        }
+      : () => db.tick(),
+    {
+      tickMs,
+      onError: (err) => o.logger.fatal({ err, tick: db.currentTick }, 'tick failed; the database stopped'),
+    },
+  );
+  const app = createApi(db, {
+    logger: o.logger,
+    extraStats: () => ({
+      driver: { state: driver.state, lagTicks: driver.lag(), worstLagMs: Math.round(driver.worstLagMs) },
+      ...o.extraStats?.(),
+    }),
+  });
+  const http = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(o.port, o.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const address = http.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  driver.start(startTick * tickMs);
+  o.logger.info({ url, seed: o.simulation.seed, startTick, tickMs }, 'database running');
+  return {
+    db,
+    driver,
+    http,
+    url,
+    state: () => driver.state,
+    async close() {
+      driver.stop();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    },
+  };
+}
