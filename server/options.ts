@@ -94,7 +94,7 @@ export const simulationSettings = {
     default: 600,
     min: 1,
     max: 1_000_000,
-    doc: 'Largest |delay| in ticks that one POST /delay may ask for.',
+    doc: 'Largest absolute delay, in ticks, that one POST /delay may ask for.',
   }),
   exposeTruth: toggle({
     flag: '--truth',

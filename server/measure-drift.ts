@@ -1,0 +1,47 @@
+/**
+ * `npm run measure:drift -- [--seconds 60] [--tick-ms 100]`: runs the real-time driver with the
+ * database for a while and prints JSON comparing the tick count with the ideal, at every 10 % of
+ * the run, so it shows both the error and whether it grows.
+ */
+import { Command } from 'commander';
+import { Database } from './database.js';
+import { simulationOptions } from './options.js';
+import { RealtimeDriver, systemClock } from './realtime-driver.js';
+
+const opts = new Command('measure:drift')
+  .option('--seconds <n>', 'how long to run', '60')
+  .option('--tick-ms <n>', 'tick length', '100')
+  .parse()
+  .opts<{ seconds: string; tickMs: string }>();
+const seconds = Number(opts.seconds);
+const tickMs = Number(opts.tickMs);
+if (!(seconds > 0) || !Number.isInteger(tickMs) || tickMs < 1) {
+  process.stderr.write('error: --seconds must be > 0 and --tick-ms a positive integer\n');
+  process.exit(2);
+}
+
+const db = new Database(simulationOptions({ seed: 'drift', tickMs }));
+const driver = new RealtimeDriver(() => db.tick(), { tickMs });
+const t0 = systemClock.now();
+driver.start(t0);
+const checkpoints: { atMs: number; ticks: number; expected: number; error: number }[] = [];
+for (let i = 1; i <= 10; i++) {
+  await new Promise((r) => setTimeout(r, (seconds * 1000) / 10));
+  const atMs = systemClock.now() - t0;
+  const expected = Math.floor(atMs / tickMs) + 1;
+  checkpoints.push({ atMs: Math.round(atMs), ticks: driver.ticksRun, expected, error: driver.ticksRun - expected });
+}
+driver.stop();
+const last = checkpoints[checkpoints.length - 1]!;
+process.stdout.write(
+  JSON.stringify({
+    seconds,
+    tickMs,
+    ticks: last.ticks,
+    expected: last.expected,
+    errorPercent: Number(((100 * Math.abs(last.error)) / last.expected).toFixed(3)),
+    worstErrorTicks: Math.max(...checkpoints.map((c) => Math.abs(c.error))),
+    worstLagMs: Math.round(driver.worstLagMs),
+    checkpoints,
+  }) + '\n',
+);
