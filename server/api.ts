@@ -21,7 +21,12 @@ export interface ApiOptions {
   logger?: Logger;
 }
 
-type Api = Pick<Database, 'queued' | 'resources' | 'delay' | 'stats' | 'groundTruth' | 'options' | 'currentTick'>;
+type Api = Pick<
+  Database,
+  'queued' | 'resources' | 'delay' | 'stats' | 'executedIn' | 'groundTruth' | 'options' | 'currentTick'
+>;
+
+const TICK = /^-?\d{1,16}$/;
 
 function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
   const body: ErrorBody = { error: field ? { code, message, field } : { code, message } };
@@ -97,6 +102,21 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
     .get((_req, res) => {
       const stats: DatabaseStats & Record<string, unknown> = { ...db.stats(), ...options.extraStats?.() };
       res.json(stats);
+    })
+    .all(methodNotAllowed('GET'));
+
+  // What the database executed in a tick range: the reference side of the completeness check.
+  app
+    .route('/stats/executed')
+    .get((req, res) => {
+      for (const field of ['from', 'to'] as const) {
+        const v = req.query[field];
+        if (typeof v !== 'string' || !TICK.test(v)) {
+          sendError(res, 400, 'INVALID_FIELD', `${field} must be an integer tick`, field);
+          return;
+        }
+      }
+      res.json(db.executedIn(Number(req.query.from), Number(req.query.to)));
     })
     .all(methodNotAllowed('GET'));
 

@@ -22,6 +22,7 @@ import type {
 import { ExecutionNotQueuedError, GroundTruthDisabledError, InvalidArgumentError } from '../common/errors.js';
 import { createCatalog } from './catalog.js';
 import { Hook } from './hook.js';
+import { ExecutionLedger, type LedgerRange } from './ledger.js';
 import { Monitor, type Sample } from './monitor.js';
 import type { SimulationOptions } from './options.js';
 import { Random } from './random.js';
@@ -60,6 +61,7 @@ export class Database {
   private readonly queue = new Map<string, Execution>();
   /** Executions by due tick. Entries go stale when delayed; a stale entry is skipped (lazy removal). */
   private readonly due = new Map<number, Execution[]>();
+  private readonly ledger: ExecutionLedger;
   private latest: WindowEvent | undefined;
   private counters = { ticks: 0, queuedTotal: 0, executedTotal: 0, windowsTotal: 0, delaysAccepted: 0 };
   /** The next tick to run (absolute: a run may start at any tick, see `SimulationOptions.startTick`). */
@@ -74,6 +76,7 @@ export class Database {
       options.startTick === 0 ? `${options.seed}/traffic` : `${options.seed}/traffic/${options.startTick}`,
     );
     this.nextTick = options.startTick;
+    this.ledger = new ExecutionLedger(options.startTick, options.metricsWindowTicks);
   }
 
   /** The next tick to run; the last processed tick is `currentTick − 1`. */
@@ -100,7 +103,9 @@ export class Database {
   /** Runs one tick. */
   tick(): void {
     const t = this.nextTick;
+    const before = this.counters.executedTotal;
     const sample = this.runDue(t);
+    this.ledger.record(t, this.counters.executedTotal - before);
     this.monitor.record(sample);
     if ((t + 1) % this.options.metricsWindowTicks === 0) this.closeWindow(t);
     this.selectNew(t);
@@ -259,6 +264,11 @@ export class Database {
     }
     const { cpu, io, memory, timestamp, windowId, firstTick, lastTick, samples } = w;
     return { cpu, io, memory, timestamp, windowId, firstTick, lastTick, samples };
+  }
+
+  /** What this run executed and which windows it closed in ticks [from, to] (for completeness checks). */
+  executedIn(from: number, to: number): LedgerRange {
+    return this.ledger.range(from, to);
   }
 
   stats(): DatabaseStats {

@@ -187,3 +187,22 @@ describe('methods and routes', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
 });
+
+describe('GET /stats/executed', () => {
+  it('returns the counts of a tick range', async () => {
+    const res = await fetch(`${base}/stats/executed?from=0&to=${db.currentTick}`);
+    expect(await res.json()).toEqual(db.executedIn(0, db.currentTick));
+  });
+
+  it.each([
+    ['', 'from'],
+    ['?from=1', 'to'],
+    ['?from=a&to=2', 'from'],
+    ['?from=1&to=2.5', 'to'],
+    ['?from=5&to=1', 'from'],
+  ])('rejects %s naming %s', async (query, field) => {
+    const res = await fetch(`${base}/stats/executed${query}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { field: string } }).error.field).toBe(field);
+  });
+});

@@ -217,3 +217,24 @@ describe('Database: ground truth', () => {
 
 // Silence unused-type lint for the helper re-exports used only in annotations.
 export type { QueuedEvent, WindowEvent };
+
+describe('Database: ledger', () => {
+  it('answers what ran and which windows closed in any tick range of the run', () => {
+    const { db, events } = recordedDatabase({ seed: 'ledger', probabilityScale: 3, startTick: 95 });
+    db.run(200);
+    const executed = byType(events, 'executed');
+    const windows = byType(events, 'window');
+    for (const [from, to] of [
+      [0, 1000],
+      [95, 294],
+      [100, 149],
+      [120, 120],
+      [290, 400],
+    ] as const) {
+      const r = db.executedIn(from, to);
+      expect(r.executed).toBe(executed.filter((e) => e.executedTick >= from && e.executedTick <= to).length);
+      expect(r.windows).toBe(windows.filter((w) => w.lastTick >= from && w.lastTick <= to).length);
+    }
+    expect(() => db.executedIn(10, 5)).toThrow(InvalidArgumentError);
+  });
+});
