@@ -179,7 +179,23 @@ export function windowJobId(w: Pick<WindowEvent, 'windowId'>): string {
   return `window-${w.windowId}`;
 }
 
-export type ExecutionJobData = ExecutedEvent;
+/**
+ * Under heavy load the executions of one tick travel together as one record and one job (see
+ * `groupAbove` in the capture options): BullMQ's per-job cost in Redis, not the data, is what limits
+ * throughput. Its job id is the tick, which is unique across runs (ticks are wall-clock numbered) and
+ * deterministic, so a re-sent group is the same job; ClickHouse still dedups by execution id.
+ */
+export interface ExecutionGroup {
+  type: 'executions';
+  tick: number;
+  executions: ExecutedEvent[];
+}
+
+export function executionGroupJobId(g: Pick<ExecutionGroup, 'tick'>): string {
+  return `tick-${g.tick}`;
+}
+
+export type ExecutionJobData = ExecutedEvent | ExecutedEvent[];
 export type WindowJobData = WindowEvent;
 
 export interface DeadLetterJobData {

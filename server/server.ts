@@ -16,9 +16,12 @@ export interface ServerOptions {
   port: number;
   host: string;
   logger: Logger;
-  /** Called after every tick, before the next one (the capture layer commits its outbox here). */
-  afterTick?: () => void;
-  extraStats?: () => Record<string, unknown>;
+  /**
+   * Attaches other components to the database before the first tick (capture hooks, scheduler).
+   * `afterTick` runs after every tick, before the next one: the capture layer commits its outbox
+   * there. `stats` sections are merged into `GET /stats`.
+   */
+  attach?: (db: Database) => { afterTick?: () => void; stats?: () => Record<string, unknown> };
 }
 
 export interface RunningServer {
@@ -35,7 +38,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const tickMs = o.simulation.tickMs;
   const startTick = Math.floor(Date.now() / tickMs) + 1;
   const db = new Database({ ...o.simulation, startTick, startTime: startTick * tickMs });
-  const afterTick = o.afterTick;
+  const attached = o.attach?.(db) ?? {};
+  const afterTick = attached.afterTick;
   const driver = new RealtimeDriver(
     afterTick
       ? () => {
@@ -52,7 +56,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     logger: o.logger,
     extraStats: () => ({
       driver: { state: driver.state, lagTicks: driver.lag(), worstLagMs: Math.round(driver.worstLagMs) },
-      ...o.extraStats?.(),
+      ...attached.stats?.(),
     }),
   });
   const http = await new Promise<Server>((resolve, reject) => {
@@ -68,6 +72,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     http,
     url,
     state: () => driver.state,
+    /** Stops ticking and closes the API. */
     async close() {
       driver.stop();
       await new Promise<void>((resolve) => {

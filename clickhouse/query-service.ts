@@ -1,0 +1,85 @@
+/**
+ * The read-only SQL endpoint of a process that holds the embedded ClickHouse (chDB allows one
+ * process per data directory, so tools such as `npm run sql` and `npm run verify` ask the running
+ * process instead of opening the data themselves). Listens on 127.0.0.1 only.
+ *
+ *   POST /query  {"sql": "SELECT …"}  →  {"columns": [{"name","type"}], "rows": [[…]], "elapsedMs"}
+ *   GET  /healthz
+ *
+ * Errors are JSON: 400 READ_ONLY (not a reading statement), 400 QUERY_FAILED (ClickHouse's
+ * message), 400 INVALID_FIELD / INVALID_JSON, 413 above the size limit, 405 wrong method.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ClickHouseClient } from '@clickhouse/client';
+import express, { type ErrorRequestHandler } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../common/logger.js';
+import { MAX_SQL_LENGTH, queryReadOnly, QueryFailedError, ReadOnlyViolationError } from './read-only.js';
+
+const QueryRequest = z.object({
+  sql: z.string({ error: 'sql must be a string' }).min(1, 'sql must not be empty').max(MAX_SQL_LENGTH),
+});
+
+export interface QueryService {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startQueryService(params: {
+  client: ClickHouseClient;
+  port: number;
+  logger: Logger;
+}): Promise<QueryService> {
+  const app = express();
+  app.disable('x-powered-by');
+  const json = express.json({ type: () => true, limit: `${MAX_SQL_LENGTH + 1024}b` });
+  const error = (res: express.Response, status: number, code: string, message: string, field?: string) =>
+    res.status(status).json({ error: field ? { code, message, field } : { code, message } });
+
+  app
+    .route('/query')
+    .post(json, async (req, res) => {
+      const parsed = QueryRequest.safeParse(req.body);
+      if (!parsed.success) return error(res, 400, 'INVALID_FIELD', parsed.error.issues[0]!.message, 'sql');
+      const started = performance.now();
+      try {
+        const result = await queryReadOnly(params.client, parsed.data.sql);
+        res.json({ ...result, elapsedMs: Math.round(performance.now() - started) });
+      } catch (err) {
+        if (err instanceof ReadOnlyViolationError || err instanceof QueryFailedError) {
+          return error(res, 400, err.code, err.message, 'sql');
+        }
+        throw err;
+      }
+    })
+    .all((_req, res) => {
+      res.setHeader('Allow', 'POST');
+      error(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /query with {"sql": "SELECT …"}');
+    });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use((_req, res) => error(res, 404, 'NOT_FOUND', 'no such route; use POST /query'));
+  const onError: ErrorRequestHandler = (err: { type?: string }, _req, res, _next) => {
+    if (err.type === 'entity.parse.failed') return error(res, 400, 'INVALID_JSON', 'body is not valid JSON', 'body');
+    if (err.type === 'entity.too.large') return error(res, 413, 'BODY_TOO_LARGE', 'the query is too long', 'sql');
+    params.logger.error({ err }, 'query service error');
+    error(res, 500, 'INTERNAL', 'internal error');
+  };
+  app.use(onError);
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(params.port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  params.logger.info({ url }, 'read-only SQL endpoint listening');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

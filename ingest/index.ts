@@ -1,0 +1,23 @@
+/**
+ * The ingest workers: BullMQ queues of execution records and metrics windows into ClickHouse,
+ * batched, acknowledged only once stored, retried with backoff, dead-lettered when unstorable.
+ */
+export { Batcher, type BatcherOptions, type BatcherStats, type Outcome } from './batcher.js';
+export { QueueConsumer, type ConsumerSpec, type ConsumerStats } from './consumer.js';
+export { DeadLetterQueue, deadLetterJobId, type Unstorable } from './dead-letter.js';
+export {
+  compileIngestOptions,
+  ingestOptions,
+  ingestSettings,
+  type IngestOptions,
+  type IngestSettingValues,
+} from './options.js';
+export { backoffDelay, sleep, type BackoffOptions } from './retry.js';
+export {
+  startIngest,
+  type CloseResult,
+  type IngestHandle,
+  type IngestState,
+  type IngestStats,
+  type StartIngestOptions,
+} from './worker.js';

@@ -1,0 +1,171 @@
+/**
+ * Every option of an ingest worker, declared once (flag, environment variable, default, rule), and
+ * compiled into `IngestOptions`: no optional fields, durations in milliseconds.
+ *
+ * The defaults: a batch of up to 2 500 rows or 200 ms, whichever comes first, and up to 5 000 jobs
+ * in flight, so that the next batch fills while the previous one is being stored (a job is in flight
+ * from the moment the worker takes it until its row is stored: in-flight jobs ≈ arrival rate ×
+ * (flush interval + insert time)). More in flight is not faster: BullMQ removes a finished job from
+ * its Redis `active` list with LREM, which scans the list, so each completion costs O(jobs in flight)
+ * in Redis, and every in-flight job is a live object for Node's GC. On the 2-core build machine
+ * (shared, loaded) 5 000 / 2 500 did best: ~6 000 single-record jobs/s against ~4 500 for
+ * 10 000 / 5 000 and ~2 200 for 1 000 / 500.
+ */
+import { ConfigError } from '../common/errors.js';
+import { redisSettings } from '../common/redis-settings.js';
+import { integer, type SettingValues } from '../common/settings.js';
+
+export const ingestSettings = {
+  ...redisSettings,
+  batchSize: integer({
+    flag: '--ingest-batch-size',
+    env: 'INGEST_BATCH_SIZE',
+    default: 2500,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Rows per ClickHouse insert at most; a full batch is inserted at once.',
+  }),
+  flushMs: integer({
+    flag: '--ingest-flush-ms',
+    env: 'INGEST_FLUSH_MS',
+    default: 200,
+    min: 1,
+    max: 600_000,
+    doc: 'A batch is inserted at the latest this long after its first row arrived.',
+  }),
+  concurrency: integer({
+    flag: '--ingest-concurrency',
+    env: 'INGEST_CONCURRENCY',
+    default: 5000,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Execution jobs in flight per worker (waiting for their batch to be stored); at least 2 × batch size to keep inserts back to back.',
+  }),
+  insertConcurrency: integer({
+    flag: '--ingest-insert-concurrency',
+    env: 'INGEST_INSERT_CONCURRENCY',
+    default: 2,
+    min: 1,
+    max: 64,
+    doc: 'Batches being inserted at once, per queue.',
+  }),
+  retryBaseMs: integer({
+    flag: '--ingest-retry-base-ms',
+    env: 'INGEST_RETRY_BASE_MS',
+    default: 100,
+    min: 1,
+    max: 600_000,
+    doc: 'First wait before retrying a failed insert; doubles on each failure (with jitter).',
+  }),
+  retryMaxMs: integer({
+    flag: '--ingest-retry-max-ms',
+    env: 'INGEST_RETRY_MAX_MS',
+    default: 10_000,
+    min: 1,
+    max: 3_600_000,
+    doc: 'Longest wait between insert retries. Transient failures are retried for as long as it takes.',
+  }),
+  maxAttempts: integer({
+    flag: '--ingest-max-attempts',
+    env: 'INGEST_MAX_ATTEMPTS',
+    default: 5,
+    min: 1,
+    max: 1000,
+    doc: 'Attempts at an insert failing with an unrecognized ClickHouse error before the batch is split to find the record to dead-letter.',
+  }),
+  lockMs: integer({
+    flag: '--ingest-lock-ms',
+    env: 'INGEST_LOCK_MS',
+    default: 30_000,
+    min: 1000,
+    max: 3_600_000,
+    doc: 'BullMQ job lock; renewed while the worker lives, so it bounds how long a killed worker’s jobs wait before re-delivery.',
+  }),
+  stalledIntervalMs: integer({
+    flag: '--ingest-stalled-interval-ms',
+    env: 'INGEST_STALLED_INTERVAL_MS',
+    default: 15_000,
+    min: 100,
+    max: 3_600_000,
+    doc: 'How often a worker looks for jobs whose lock expired (a killed worker’s) and re-queues them.',
+  }),
+  maxStalledCount: integer({
+    flag: '--ingest-max-stalled',
+    env: 'INGEST_MAX_STALLED',
+    default: 20,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Re-deliveries of a stalled job before BullMQ moves it to its failed set (kept, never deleted).',
+  }),
+  keepCompleted: integer({
+    flag: '--ingest-keep-completed',
+    env: 'INGEST_KEEP_COMPLETED',
+    default: 1000,
+    min: 0,
+    max: 10_000_000,
+    doc: 'Completed jobs kept in Redis per queue (for inspection; duplicates are handled by ClickHouse).',
+  }),
+  shutdownTimeoutMs: integer({
+    flag: '--ingest-shutdown-timeout-ms',
+    env: 'INGEST_SHUTDOWN_TIMEOUT_MS',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'Graceful shutdown: how long to wait for in-flight batches; jobs not stored by then are re-delivered later.',
+  }),
+  statsIntervalMs: integer({
+    flag: '--ingest-stats-interval-ms',
+    env: 'INGEST_STATS_INTERVAL_MS',
+    default: 10_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'How often to log throughput counters; 0 never.',
+  }),
+};
+
+export type IngestSettingValues = SettingValues<typeof ingestSettings>;
+
+/** One ingest worker's options: every field present, durations in ms. */
+export interface IngestOptions {
+  redis: { url: string; prefix: string };
+  batch: { maxSize: number; flushMs: number; insertConcurrency: number };
+  retry: { baseMs: number; maxMs: number; maxAttempts: number };
+  worker: {
+    /** Jobs in flight on the executions queue (metrics: at most 1000, they are one per second). */
+    concurrency: number;
+    lockMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+    keepCompleted: number;
+  };
+  shutdownTimeoutMs: number;
+  statsIntervalMs: number;
+}
+
+export function compileIngestOptions(v: IngestSettingValues): IngestOptions {
+  if (v.retryMaxMs < v.retryBaseMs) {
+    throw new ConfigError('retryMaxMs', v.retryMaxMs, `must be ≥ retryBaseMs (${v.retryBaseMs})`);
+  }
+  return {
+    redis: { url: v.redisUrl, prefix: v.prefix },
+    batch: { maxSize: v.batchSize, flushMs: v.flushMs, insertConcurrency: v.insertConcurrency },
+    retry: { baseMs: v.retryBaseMs, maxMs: v.retryMaxMs, maxAttempts: v.maxAttempts },
+    worker: {
+      concurrency: v.concurrency,
+      lockMs: v.lockMs,
+      stalledIntervalMs: v.stalledIntervalMs,
+      maxStalledCount: v.maxStalledCount,
+      keepCompleted: v.keepCompleted,
+    },
+    shutdownTimeoutMs: v.shutdownTimeoutMs,
+    statsIntervalMs: v.statsIntervalMs,
+  };
+}
+
+/** Options for tests and tools: the defaults, with overrides. */
+export function ingestOptions(overrides: Partial<IngestSettingValues> = {}): IngestOptions {
+  const defaults = Object.fromEntries(
+    Object.entries(ingestSettings).map(([k, s]) => [k, s.default]),
+  ) as IngestSettingValues;
+  return compileIngestOptions({ ...defaults, ...overrides });
+}

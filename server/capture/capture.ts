@@ -1,0 +1,134 @@
+/**
+ * Wires the capture layer: the database's executed and window hooks append to the durable outbox,
+ * the server commits the outbox once per tick (`db.tick(); capture.commit()`), and the relay moves
+ * committed records to BullMQ in the background. The tick path never touches Redis.
+ */
+import type { JobsOptions } from 'bullmq';
+import type { ExecutedEvent, WindowEvent } from '../../common/contracts.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import type { Hook } from '../hook.js';
+import { BullmqSink } from './bullmq-sink.js';
+import { DEFAULT_CAPTURE, type CaptureOptions } from './options.js';
+import { Outbox, type OutboxStats } from './outbox.js';
+import { RedisLink, type RedisLinkStats } from './redis-link.js';
+import { Relay, type RelayStats } from './relay.js';
+
+/** What capture needs of the database: its two lossless hooks. */
+export interface CapturedDatabase {
+  hooks: { executed: Hook<ExecutedEvent>; window: Hook<WindowEvent> };
+}
+
+export type StartCaptureParams = Partial<CaptureOptions> & {
+  db: CapturedDatabase;
+  logger?: Logger;
+  /** Extra default options for the jobs the relay adds (e.g. `attempts`, `backoff`). */
+  jobOptions?: JobsOptions;
+};
+
+export interface CaptureStats {
+  outbox: OutboxStats;
+  relay: RelayStats;
+  redis: RedisLinkStats;
+}
+
+export interface Capture {
+  /** Writes and fdatasyncs this tick's records; call once after each `db.tick()`. Returns how many. */
+  commit(): number;
+  stats(): CaptureStats;
+  /**
+   * Commits what was appended, lets the relay send for up to `drainTimeoutMs`, then stops it and
+   * closes Redis and the outbox. Unsent records stay on disk for the next start. Stop ticking
+   * first: a hook firing after close throws (OutboxClosedError) rather than drop a record.
+   */
+  close(): Promise<{ drained: boolean; pendingRecords: number }>;
+}
+
+export function startCapture(params: StartCaptureParams): Capture {
+  const { db, logger: parent = silentLogger, jobOptions, ...overrides } = params;
+  const options: CaptureOptions = { ...DEFAULT_CAPTURE, ...overrides };
+  const logger = parent.child({ component: 'capture' });
+  const outbox = Outbox.open({ dir: options.outboxDir, segmentBytes: options.segmentBytes, logger });
+  const link = new RedisLink({
+    url: options.redisUrl,
+    backoffMinMs: options.backoffMinMs,
+    backoffMaxMs: options.backoffMaxMs,
+    logger,
+  });
+  const sink = new BullmqSink(link, {
+    prefix: options.prefix,
+    addBulkSize: options.addBulkSize,
+    keepCompleted: options.keepCompleted,
+    keepFailed: options.keepFailed,
+    ...(jobOptions ? { jobOptions } : {}),
+  });
+  const relay = new Relay(outbox, link, sink, options, logger);
+  link.onChange((state) => {
+    if (state === 'connected') relay.redisReady();
+  });
+  outbox.onCommit(() => relay.notify());
+  // Executions wait in memory until the tick's commit (still before the next tick), so that a busy
+  // tick can be written as one group record: one job instead of thousands (see ExecutionGroup).
+  let tickExecutions: ExecutedEvent[] = [];
+  const appendExecutions = () => {
+    const list = tickExecutions;
+    if (list.length === 0) return;
+    tickExecutions = [];
+    if (list.length > options.groupAbove) {
+      outbox.append({ type: 'executions', tick: list[0]!.executedTick, executions: list });
+    } else {
+      for (const e of list) outbox.append(e);
+    }
+  };
+  db.hooks.executed.add((e) => {
+    tickExecutions.push(e);
+  });
+  db.hooks.window.add((w) => outbox.append(w));
+  relay.start();
+  const stats = (): CaptureStats => ({ outbox: outbox.stats(), relay: relay.stats(), redis: link.stats() });
+  // State changes are logged where they happen; a growing backlog is logged on a timer, so an
+  // outage shows in the logs with its size and age, not only its start and end.
+  const backlogLog = setInterval(() => {
+    const s = stats();
+    if (s.relay.lagMs < options.logIntervalMs) return;
+    logger.warn(
+      {
+        pendingRecords: s.outbox.pendingRecords,
+        pendingBytes: s.outbox.pendingBytes,
+        lagMs: s.relay.lagMs,
+        redis: s.redis.state,
+      },
+      'capture backlog waiting for Redis',
+    );
+  }, options.logIntervalMs).unref();
+  logger.info(
+    { outboxDir: options.outboxDir, prefix: options.prefix, recovered: outbox.stats().recoveredRecords },
+    'capture started',
+  );
+
+  let closing: Promise<{ drained: boolean; pendingRecords: number }> | undefined;
+  return {
+    commit: () => {
+      appendExecutions();
+      return outbox.commit();
+    },
+    stats,
+    close() {
+      closing ??= (async () => {
+        clearInterval(backlogLog);
+        try {
+          appendExecutions();
+          outbox.commit();
+        } finally {
+          await relay.stop(options.drainTimeoutMs);
+          sink.close();
+          await link.close();
+          outbox.close();
+        }
+        const { pendingRecords } = outbox.stats();
+        logger.info({ pendingRecords, drained: pendingRecords === 0 }, 'capture closed');
+        return { drained: pendingRecords === 0, pendingRecords };
+      })();
+      return closing;
+    },
+  };
+}

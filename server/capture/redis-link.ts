@@ -1,0 +1,125 @@
+/**
+ * The relay's Redis connection and its observable state. The connection never queues commands in
+ * memory while Redis is away (`enableOfflineQueue: false`): a command sent while disconnected fails
+ * at once, so the backlog stays in the outbox on disk and memory stays flat. ioredis reconnects in
+ * the background with capped exponential backoff; every state change is logged once.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../../common/logger.js';
+
+export type RedisState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
+
+export interface RedisLinkOptions {
+  url: string;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  logger: Logger;
+}
+
+export interface RedisLinkStats {
+  state: RedisState;
+  /** Epoch ms of the last state change. */
+  since: number;
+  /** Times the connection became ready after having been lost. */
+  reconnects: number;
+  lastError: string | null;
+}
+
+export class RedisLink {
+  readonly client: Redis;
+  private _state: RedisState = 'connecting';
+  private since = Date.now();
+  private readyCount = 0;
+  private lastError: string | null = null;
+  private errorLogged = false;
+  private readonly listeners = new Set<(state: RedisState) => void>();
+
+  constructor(private readonly options: RedisLinkOptions) {
+    this.client = new Redis(options.url, {
+      enableOfflineQueue: false,
+      // Nothing waits in the offline queue, so there is nothing to retry; in-flight pipelines are
+      // aborted by ioredis when the socket closes and the relay re-sends them.
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(options.backoffMinMs * 2 ** Math.min(times - 1, 20), options.backoffMaxMs),
+      connectionName: 'spike-relay',
+    });
+    this.client.on('ready', () => {
+      this.readyCount++;
+      this.errorLogged = false;
+      this.set('connected');
+    });
+    this.client.on('close', () => this.set('disconnected'));
+    this.client.on('reconnecting', () => this.set('reconnecting'));
+    this.client.on('end', () => this.set('closed'));
+    // Without an 'error' listener ioredis prints every failed reconnection attempt; log the first
+    // of each outage only, the state change already says Redis is away.
+    this.client.on('error', (err: Error) => {
+      this.lastError = err.message;
+      if (!this.errorLogged) this.options.logger.warn({ err: err.message }, 'redis error');
+      this.errorLogged = true;
+    });
+  }
+
+  get state(): RedisState {
+    return this._state;
+  }
+
+  /** True when commands can be sent. */
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Increments each time the connection becomes ready: objects bound to a connection compare it. */
+  get epoch(): number {
+    return this.readyCount;
+  }
+
+  private set(state: RedisState): void {
+    if (state === this._state) return;
+    const previous = this._state;
+    this._state = state;
+    this.since = Date.now();
+    const log = { redis: state, previous, lastError: this.lastError };
+    if (state === 'connected') this.options.logger.info(log, 'redis connected');
+    else if (previous === 'connected') this.options.logger.warn(log, 'redis connection lost');
+    else this.options.logger.debug(log, 'redis state');
+    for (const listener of this.listeners) listener(state);
+  }
+
+  /** Calls `listener` on every state change (the relay wakes up on `connected`). */
+  onChange(listener: (state: RedisState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Drops the socket and reconnects: aborts a send that Redis stopped answering. */
+  reset(): void {
+    this.client.disconnect(true);
+  }
+
+  stats(): RedisLinkStats {
+    return {
+      state: this._state,
+      since: this.since,
+      reconnects: Math.max(0, this.readyCount - 1),
+      lastError: this.lastError,
+    };
+  }
+
+  /** Closes the connection: QUIT when connected (bounded wait), otherwise a plain disconnect. */
+  async close(timeoutMs = 1000): Promise<void> {
+    if (this._state === 'closed') return;
+    if (this.ready) {
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([
+        this.client.quit().then(
+          () => undefined,
+          () => undefined,
+        ),
+        timer,
+      ]);
+    }
+    this.client.disconnect();
+    this.set('closed');
+  }
+}
