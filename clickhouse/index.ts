@@ -38,11 +38,16 @@ export {
 } from './queries.js';
 export { RETAINED_TABLES, applyRetention, type RetentionOptions } from './retention.js';
 export { executionRows, toExecutionRow, toWindowRow, windowRows, type ExecutionRow, type WindowRow } from './rows.js';
+export { ClickHouseStore, type Freshness, type RowSink, type StoreOptions } from './store.js';
+export { checkRange, parseRecordCounts, recordCountsSql, type RecordCounts, type TickRange } from './counts.js';
 export {
-  ClickHouseStore,
-  type Freshness,
-  type RecordCounts,
-  type RowSink,
-  type StoreOptions,
-  type TickRange,
-} from './store.js';
+  MAX_SQL_LENGTH,
+  QueryFailedError,
+  READ_ONLY_SETTINGS,
+  ReadOnlyViolationError,
+  checkReadOnly,
+  queryReadOnly,
+  type QueryResult,
+} from './read-only.js';
+export { startQueryService, type QueryService } from './query-service.js';
+export { SystemUnreachableError, openReadOnly, queryClientSettings, type ReadOnlyQueries } from './query-client.js';

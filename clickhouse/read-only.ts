@@ -4,6 +4,10 @@
  * `readonly` setting, so the engine refuses writes, DDL, setting changes and table functions
  * that touch files even if the keyword check were fooled. Two locks, one in our code and one in
  * the engine.
+ *
+ * Give this path a client of its own: with embedded chDB a setting sent with a query stays on that
+ * client's session afterwards, so `readonly = 1` on a client that also writes would block its
+ * writes from then on (a separate client on the same data directory is a separate session).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SpikeError } from '../common/errors.js';
@@ -37,15 +41,44 @@ export interface QueryResult {
   rows: unknown[][];
 }
 
-/** Throws ReadOnlyViolationError unless `sql` is one reading statement. */
+/**
+ * Index of the first `;` outside quotes and comments, or -1. chDB runs `a; b` as two statements,
+ * and a second statement's output can desynchronise the session, so only one is ever sent.
+ */
+function statementEnd(sql: string): number {
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < sql.length && sql[i] !== c; i++) if (sql[i] === '\\') i++;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (c === ';') {
+      return i;
+    }
+  }
+  return -1;
+}
+
+const COMMENTS_AND_SPACE = /(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)/g;
+
+/** Throws ReadOnlyViolationError unless `sql` is one reading statement; returns that statement. */
 export function checkReadOnly(sql: string): string {
-  if (sql.length > MAX_SQL_LENGTH)
+  if (sql.length > MAX_SQL_LENGTH) {
     throw new ReadOnlyViolationError(`the query is longer than ${MAX_SQL_LENGTH} characters`);
-  // Leading comments and whitespace do not count; one trailing semicolon is allowed.
-  const body = sql
-    .replace(/^(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '')
-    .replace(/;\s*$/, '')
-    .trim();
+  }
+  let statement = sql;
+  const end = statementEnd(sql);
+  if (end >= 0) {
+    if (sql.slice(end + 1).replace(COMMENTS_AND_SPACE, '').length > 0) {
+      throw new ReadOnlyViolationError('one statement at a time, please');
+    }
+    statement = sql.slice(0, end);
+  }
+  // Leading comments and whitespace do not count.
+  const body = statement.replace(/^(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '').trim();
   if (body.length === 0) throw new ReadOnlyViolationError('the query is empty');
   const keyword = /^[A-Za-z]+/.exec(body)?.[0]?.toUpperCase() ?? '';
   if (!READING.includes(keyword)) {

@@ -13,26 +13,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ExecutedEvent, WindowEvent } from '../common/contracts.js';
 import { InvalidArgumentError } from '../common/errors.js';
 import { IDENTIFIER } from './client.js';
+import { checkRange, parseRecordCounts, recordCountsSql, type RecordCounts, type TickRange } from './counts.js';
 import { tableNames, type TableNames } from './queries.js';
 import { executionRows, windowRows, type ExecutionRow, type WindowRow } from './rows.js';
 
 /** An inclusive range of absolute ticks. */
-export interface TickRange {
-  from: number;
-  to: number;
-}
-
-export interface RecordCounts {
-  /** Records stored in the range, each counted once: what the product's own queries count. */
-  stored: number;
-  /** Physical rows in the range, duplicates included (until background merges collapse them). */
-  rows: number;
-  /** rows − distinct ids: duplicate deliveries not merged away yet. Harmless, informative. */
-  duplicateRows: number;
-  /** Records that the product's counting query returns more than once. Must be 0. */
-  countedTwice: number;
-}
-
 export interface Freshness {
   /** Executions measured (each once: the first time it became queryable). */
   count: number;
@@ -54,15 +39,6 @@ export interface RowSink {
 }
 
 const INSERT_SETTINGS = { async_insert: 0 } as const;
-
-function checkRange(range: TickRange): void {
-  for (const key of ['from', 'to'] as const) {
-    if (!Number.isSafeInteger(range[key]) || range[key] < 0) {
-      throw new InvalidArgumentError(key, `${key} must be an integer tick ≥ 0, got ${range[key]}`);
-    }
-  }
-  if (range.to < range.from) throw new InvalidArgumentError('to', `to (${range.to}) must be ≥ from (${range.from})`);
-}
 
 export class ClickHouseStore implements RowSink {
   readonly tables: TableNames;
@@ -108,35 +84,18 @@ export class ClickHouseStore implements RowSink {
 
   /** Executions whose executed tick is in the range. */
   async countExecutions(range: TickRange): Promise<RecordCounts> {
-    return this.count(this.tables.executions, this.tables.executionsDedup, 'execution_id', 'executed_tick', range);
+    return this.count(recordCountsSql(this.tables, 'executions', range));
   }
 
   /** Windows that closed in the range (their last tick is in it). */
   async countWindows(range: TickRange): Promise<RecordCounts> {
-    return this.count(this.tables.windows, this.tables.windowsDedup, 'window_id', 'last_tick', range);
+    return this.count(recordCountsSql(this.tables, 'windows', range));
   }
 
-  private async count(table: string, dedup: string, id: string, tick: string, range: TickRange): Promise<RecordCounts> {
-    checkRange(range);
-    const where = `${tick} BETWEEN {from:Int64} AND {to:Int64}`;
-    const rs = await this.client.query({
-      query: `SELECT
-          (SELECT count() FROM ${dedup} WHERE ${where}) AS stored,
-          (SELECT uniqExact(${id}) FROM ${dedup} WHERE ${where}) AS stored_distinct,
-          (SELECT count() FROM ${table} WHERE ${where}) AS rows,
-          (SELECT uniqExact(${id}) FROM ${table} WHERE ${where}) AS rows_distinct`,
-      query_params: { from: range.from, to: range.to },
-      format: 'JSONEachRow',
-    });
-    const [r] = await rs.json<Record<'stored' | 'stored_distinct' | 'rows' | 'rows_distinct', number | string>>();
-    const stored = Number(r?.stored ?? 0);
-    const rows = Number(r?.rows ?? 0);
-    return {
-      stored,
-      rows,
-      duplicateRows: rows - Number(r?.rows_distinct ?? 0),
-      countedTwice: stored - Number(r?.stored_distinct ?? 0),
-    };
+  private async count(query: string): Promise<RecordCounts> {
+    const rs = await this.client.query({ query, format: 'JSONEachRow' });
+    const [r] = await rs.json<Record<string, number | string>>();
+    return parseRecordCounts(r ?? {});
   }
 
   /** How long executions in the range took from running to being queryable. */

@@ -158,6 +158,9 @@ export interface DatabaseStats {
   queueLength: number;
   windowsTotal: number;
   delaysAccepted: number;
+  /** The run's tick length and metrics window, so tools can turn ticks into time and windows. */
+  tickMs: number;
+  metricsWindowTicks: number;
 }
 
 // ---------------------------------------------------------------------------------------------

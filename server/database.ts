@@ -277,6 +277,8 @@ export class Database {
       firstTick: this.options.startTick,
       nextTick: this.nextTick,
       queueLength: this.queue.size,
+      tickMs: this.options.tickMs,
+      metricsWindowTicks: this.options.metricsWindowTicks,
     };
   }
 }

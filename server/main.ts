@@ -5,6 +5,7 @@
 import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { onShutdown } from '../common/shutdown.js';
 import { compileSimulationOptions, serverSettings, simulationSettings } from './options.js';
 import { startServer } from './server.js';
 
@@ -26,18 +27,7 @@ try {
 const logger = createLogger('server', srv.logLevel);
 const server = await startServer({ simulation, port: srv.port, host: srv.host, logger });
 
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal, stats: server.db.stats() }, 'shutting down');
-  server.close().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      logger.error({ err }, 'shutdown failed');
-      process.exit(1);
-    },
-  );
-};
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+onShutdown(logger, () => {
+  logger.info({ stats: server.db.stats() }, 'final counters');
+  return server.close();
+});

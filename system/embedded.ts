@@ -1,0 +1,80 @@
+/**
+ * The embedded system: every component in one process (ARCHITECTURE.md "Two ways to run").
+ * The components still talk only through their contracts — the database's hooks and HTTP API,
+ * Redis (BullMQ queues) and ClickHouse — exactly as they do when each runs as its own process;
+ * this file only starts them in order and stops them in the reverse order, so nothing is lost:
+ *   start: ClickHouse + migrations → ingest → read-only SQL endpoint → database + capture
+ *   stop:  ticks stop → capture drains its outbox to Redis → ingest stores what is in flight →
+ *          endpoints close → ClickHouse closes.
+ */
+import type { Logger } from '../common/logger.js';
+import { createClickHouse, type ClickHouseOptions } from '../clickhouse/client.js';
+import { migrate } from '../clickhouse/migrate.js';
+import { startQueryService, type QueryService } from '../clickhouse/query-service.js';
+import { startIngest, type IngestHandle, type IngestOptions } from '../ingest/index.js';
+import { startCapture, type Capture, type CaptureOptions } from '../server/capture/index.js';
+import type { SimulationOptions } from '../server/options.js';
+import { startServer, type RunningServer } from '../server/server.js';
+
+export interface EmbeddedOptions {
+  simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
+  server: { port: number; host: string };
+  capture: CaptureOptions;
+  clickhouse: ClickHouseOptions;
+  ingest: IngestOptions;
+  queryPort: number;
+}
+
+export interface EmbeddedSystem {
+  server: RunningServer;
+  capture: Capture;
+  ingest: IngestHandle;
+  query: QueryService;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise<EmbeddedSystem> {
+  const clickhouse = createClickHouse(o.clickhouse.target);
+  await migrate(clickhouse, { database: o.clickhouse.database, retentionDays: o.clickhouse.retentionDays, logger });
+  const ingest = startIngest({ clickhouse, database: o.clickhouse.database, options: o.ingest, logger });
+  // The read-only endpoint gets a client of its own: chDB keeps a setting sent with a query for the
+  // rest of that client's session, so `readonly = 1` on a shared client would stop the ingest inserts.
+  const readOnlyClient = createClickHouse(o.clickhouse.target);
+  const query = await startQueryService({ client: readOnlyClient, port: o.queryPort, logger });
+  let capture: Capture | undefined;
+  const server = await startServer({
+    simulation: o.simulation,
+    port: o.server.port,
+    host: o.server.host,
+    logger,
+    attach: (db) => {
+      capture = startCapture({ db, logger, ...o.capture });
+      const c = capture;
+      return {
+        afterTick: () => void c.commit(),
+        stats: () => ({ capture: c.stats(), ingest: ingest.stats() }),
+      };
+    },
+  });
+  const started = capture!;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    capture: started,
+    ingest,
+    query,
+    close() {
+      closing ??= (async () => {
+        server.driver.stop();
+        const captured = await started.close();
+        const ingested = await ingest.close();
+        await server.close();
+        await query.close();
+        await readOnlyClient.close();
+        await clickhouse.close();
+        logger.info({ capture: captured, ingest: ingested, stats: server.db.stats() }, 'stopped');
+      })();
+      return closing;
+    },
+  };
+}

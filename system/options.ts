@@ -1,0 +1,39 @@
+/**
+ * Settings of the embedded system (`npm start`): every component's settings in one program, plus
+ * the few that belong to the whole (the read-only SQL endpoint). Each component keeps its own
+ * declaration; this file only lists which ones `npm start` takes.
+ */
+import { redisSettings } from '../common/redis-settings.js';
+import { integer, type SettingValues } from '../common/settings.js';
+import { clickhouseSettings } from '../clickhouse/client.js';
+import { ingestSettings } from '../ingest/options.js';
+import { captureSettings } from '../server/capture/options.js';
+import { serverSettings, simulationSettings } from '../server/options.js';
+
+export const systemSettings = {
+  queryPort: integer({
+    flag: '--query-port',
+    env: 'QUERY_PORT',
+    default: 8124,
+    min: 0,
+    max: 65535,
+    doc: 'Port of the read-only SQL endpoint on 127.0.0.1 (used by npm run sql / verify / report).',
+  }),
+};
+
+/** Every spec `npm start` reads, in one list; shared Redis settings appear once. */
+export function embeddedSpecs() {
+  const { redisUrl: _u, prefix: _p, ...ingestOwn } = ingestSettings;
+  const { redisUrl: _u2, prefix: _p2, ...captureOwn } = captureSettings;
+  return {
+    simulation: simulationSettings,
+    server: serverSettings,
+    redis: redisSettings,
+    capture: captureOwn,
+    clickhouse: clickhouseSettings,
+    ingest: ingestOwn,
+    system: systemSettings,
+  };
+}
+
+export type SystemSettingValues = SettingValues<typeof systemSettings>;
