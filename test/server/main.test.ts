@@ -14,7 +14,7 @@ async function freePort(): Promise<number> {
 describe('the server process (npm run server)', () => {
   it('serves the API in real time and shuts down cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const child = startCli('server/main.ts', ['--port', String(port), '--seed', 'main', '--tick-ms', '20']);
+    const child = startCli('server/main.ts', ['--port', String(port), '--seed', 'main', '--tick-ms', '20', '--without-capture']);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const base = `http://127.0.0.1:${port}`;
@@ -30,6 +30,7 @@ describe('the server process (npm run server)', () => {
       expect(second.ticks - first.ticks).toBeGreaterThan(40);
       expect(second.ticks - first.ticks).toBeLessThan(60);
       expect(second.driver.state).toBe('running');
+      expect(second).not.toHaveProperty('capture');
       // Ticks are numbered on the wall clock, so ids stay unique across restarts.
       expect(Math.abs(first.firstTick * 20 - Date.now())).toBeLessThan(30_000);
     } finally {
