@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { SettingSpecs } from '../common/settings.js';
 import { serverSettings, simCliSettings, simulationSettings } from '../server/options.js';
+import { embeddedSpecs } from '../system/options.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
@@ -12,6 +13,7 @@ describe('README', () => {
     ['simulation', simulationSettings],
     ['server', serverSettings],
     ['sim CLI', simCliSettings],
+    ...Object.entries(embeddedSpecs()),
   ] as [string, SettingSpecs][])('documents every %s flag and environment variable', (_name, specs) => {
     for (const spec of Object.values(specs)) {
       if (spec.flag) expect(readme, spec.flag).toContain(`\`${spec.flag}\``);
