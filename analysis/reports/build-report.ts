@@ -1,0 +1,155 @@
+/**
+ * From loaded data to a report: shapes the series and tables, builds and compiles the charts, and
+ * gathers the figures into a JSON summary (the same numbers as the page, for scripts and for the
+ * scheduler's before/after comparison). No I/O besides the caller's read-only queries.
+ */
+import type { TrueQuery } from '../../common/contracts.js';
+import type { Logger } from '../../common/logger.js';
+import { silentLogger } from '../../common/logger.js';
+import { attributeSpikes, type Attribution } from './attribution.js';
+import type { Chart } from './charts/chart.js';
+import { estimatesChart } from './charts/estimates-chart.js';
+import { resourcesChart } from './charts/resources-chart.js';
+import { spikeSharesChart, spikeWindowsChart } from './charts/spikes-chart.js';
+import { inBandChart, spreadChart } from './charts/spread-chart.js';
+import { estimatesView, type EstimatesView } from './estimates-view.js';
+import { loadReportData, type QueryFn, type ReportData } from './load.js';
+import type { ReportMarker, ReportOptions } from './options.js';
+import { reportMarkers, summarizeSegments, type SegmentSummary } from './segments.js';
+import { buildSeries } from './series.js';
+
+export interface ReportSummary {
+  generatedAt: string;
+  database: string;
+  range: { from: string | null; to: string | null; windows: number; cappedFrom: number | null; windowMs: number };
+  executions: number;
+  queries: number;
+  markers: { time: string; label: string }[];
+  segments: SegmentSummary[];
+  estimates: { status: string; version: number | null; queries: number; message: string | null };
+  spikeAttribution: { basis: string; top: Record<string, { queryId: string; share: number; lift: number | null }[]> };
+  accuracy: EstimatesView['accuracy'];
+}
+
+export interface Report {
+  title: string;
+  generatedAt: number;
+  data: ReportData;
+  markers: ReportMarker[];
+  segments: SegmentSummary[];
+  attribution: Attribution;
+  estimates: EstimatesView | null;
+  /** Charts by section; absent when the section has nothing to draw. */
+  charts: { resources?: Chart; spikeShares?: Chart; spikeWindows?: Chart; estimates?: Chart; spread?: Chart; inBand?: Chart };
+  withTruth: boolean;
+  bucketWindows: number;
+  summary: ReportSummary;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function buildReport(params: {
+  query: QueryFn;
+  database: string;
+  options: ReportOptions;
+  truth?: readonly TrueQuery[];
+  logger?: Logger;
+  now?: number;
+}): Promise<Report> {
+  const { options } = params;
+  const logger = params.logger ?? silentLogger;
+  const generatedAt = params.now ?? Date.now();
+  const data = await loadReportData({ query: params.query, database: params.database, options, logger });
+  const { range } = data;
+  // A window is stamped with its last tick; the range starts at the first window's first tick.
+  const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
+  const markers = reportMarkers(options.markers, data.firstDelayed, range, options.detectScheduler);
+  const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
+  const withTruth = (params.truth?.length ?? 0) > 0;
+
+  // One step at a time with a yield in between (see `breathe`): the shaping is synchronous work.
+  const series = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
+  await breathe();
+  const segments = await summarizeSegments(data.windows, markers, range.windowMs);
+  await breathe();
+  const attribution = await attributeSpikes({
+    spikeQueries: data.spikeQueries,
+    topWindows: data.topWindows,
+    queryCounts: data.queryCounts,
+    range,
+    estimates: estimateRows,
+    truth: params.truth,
+    topQueries: options.topQueries,
+  });
+  const estimates = estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
+
+  // Each compile blocks for tens of milliseconds; yielding between them keeps a process that also
+  // runs the database's 100 ms ticks (the embedded analysis job) responsive between steps.
+  const charts: Report['charts'] = {};
+  if (data.windows.length > 0) {
+    const bucketWindows = series.bucketWindows;
+    charts.resources = resourcesChart({ resources: series.resources, load: series.load, markers, domain, bucketWindows });
+    await breathe();
+    charts.spikeShares = spikeSharesChart(attribution, options.topWindows);
+    charts.spikeWindows = spikeWindowsChart({ topWindows: data.topWindows, markers, domain });
+    await breathe();
+    charts.spread = spreadChart({ spread: series.spread, markers, domain, bucketWindows });
+    await breathe();
+    charts.inBand = inBandChart({ ...series, markers, domain });
+  }
+  if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
+
+  const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
+  const summary: ReportSummary = {
+    generatedAt: iso(generatedAt),
+    database: data.database,
+    range: {
+      from: range.windows ? iso(range.fromTime) : null,
+      to: range.windows ? iso(range.toTime) : null,
+      windows: range.windows,
+      cappedFrom: range.inTime > range.windows ? range.inTime : null,
+      windowMs: range.windowMs,
+    },
+    executions,
+    queries: data.queryCounts.length,
+    markers: markers.map((m) => ({ time: iso(m.time), label: m.label })),
+    segments,
+    estimates: {
+      status: data.estimates.status,
+      version: data.estimates.status === 'ok' ? data.estimates.version : null,
+      queries: estimates?.queriesTotal ?? 0,
+      message: data.estimates.status === 'ok' ? null : data.estimates.message,
+    },
+    spikeAttribution: {
+      basis: attribution.basis,
+      top: Object.fromEntries(
+        (['cpu', 'io', 'memory'] as const).map((r) => [
+          r,
+          attribution.rows
+            .filter((x) => x.resource === r)
+            .slice(0, 5)
+            .map(({ queryId, share, lift }) => ({ queryId, share, lift })),
+        ]),
+      ),
+    },
+    accuracy: estimates?.accuracy ?? null,
+  };
+  logger.info(
+    { windows: range.windows, executions, charts: Object.keys(charts).length, estimates: data.estimates.status },
+    'report built',
+  );
+  return {
+    title: options.title,
+    generatedAt,
+    data,
+    markers,
+    segments,
+    attribution,
+    estimates,
+    charts,
+    withTruth,
+    bucketWindows: series.bucketWindows,
+    summary,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The report's sections as HTML: what each chart answers and how to read it, the chart containers,
+ * and the tables worth copying from (query ids go straight into `npm run sql`). One page with four
+ * sections rather than four files: the libraries (~830 KB) are inlined once, every section shares
+ * one time range and one set of markers, and the periodic job replaces a single file.
+ */
+import { RESOURCES } from '../../common/contracts.js';
+import type { Report } from './build-report.js';
+import type { Chart } from './charts/chart.js';
+import { escapeHtml as h, renderPage } from './html.js';
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC');
+/** To the second: table cells (window ends are stamped at their last tick, e.g. …:05.900). */
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+
+function table(head: string[], rows: string[][], leftColumns = 1): string {
+  const cls = (i: number) => (i < leftColumns ? ' class="l"' : '');
+  return `<table><thead><tr>${head.map((c, i) => `<th${cls(i)}>${h(c)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+const chartDiv = (c: Chart | undefined) => (c ? `<div class="chart" id="${c.id}"></div>` : '');
+const notice = (text: string) => `<div class="notice">${h(text)}</div>`;
+
+function meta(r: Report): string {
+  const { range } = r.data;
+  const parts = [`database <b>${h(r.data.database)}</b>`, `generated ${h(iso(r.generatedAt))}`];
+  if (range.windows > 0) {
+    parts.push(
+      `windows <b>${h(iso(range.fromTime))}</b> → <b>${h(iso(range.toTime))}</b>`,
+      `${range.windows} windows of ${fmt(range.windowMs / 1000, 1)} s`,
+      `${r.summary.executions} executions of ${r.summary.queries} queries`,
+    );
+    if (range.inTime > range.windows) parts.push(`capped: the newest ${range.windows} of ${range.inTime} windows`);
+  }
+  if (r.markers.length) parts.push(`markers: ${r.markers.map((m) => `${h(iso(m.time))} ${h(m.label)}`).join('; ')}`);
+  return parts.join(' · ');
+}
+
+function resourcesSection(r: Report): string {
+  return `<p class="how">Per 1-second window: the line is the average the monitoring shows, the shaded band runs from the
+window's minimum to its maximum. A tall band over a calm line is a spike the averages hide. The bottom panel is
+executions per second. Hover for values.</p>${chartDiv(r.charts.resources)}`;
+}
+
+function spikesSection(r: Report): string {
+  const a = r.attribution;
+  const top = RESOURCES.flatMap((res) =>
+    a.rows
+      .filter((x) => x.resource === res)
+      .slice(0, 5)
+      .map((x) => [
+        h(res),
+        `<span class="id">${h(x.queryId)}</span>`,
+        pct(x.share),
+        String(x.executions),
+        String(x.windows),
+        fmt(x.cost),
+        fmt(x.lift),
+      ]),
+  );
+  const windows = RESOURCES.flatMap((res) =>
+    r.data.topWindows
+      .filter((w) => w.resource === res)
+      .slice(0, 5)
+      .map((w) => [h(res), h(isoSeconds(w.t)), String(w.windowId), String(w.peak), String(w.avg), fmt(w.avg > 0 ? w.peak / w.avg : null), String(w.executions)]),
+  );
+  return `<p class="how">For each resource, the ${r.data.topWindows.length ? a.windows.cpu : 0} windows with the highest maximum.
+A query's share is its executions in those windows weighted by its cost per execution, over the same for all queries.
+Lift = its executions per spike window ÷ its executions per window over the whole range: well above 1 means the
+query comes with the spikes rather than merely running often.</p>
+${a.basis === 'executions' ? notice('No estimates yet: shares are shares of executions, not of load.') : ''}
+${chartDiv(r.charts.spikeShares)}
+<h3>Top queries per resource</h3>${table(['resource', 'query', 'share', 'executions', 'windows', 'cost used', 'lift'], top, 2)}
+${chartDiv(r.charts.spikeWindows)}
+<h3>Highest windows per resource</h3>${table(['resource', 'window end', 'window id', 'max', 'avg', 'max/avg', 'executions'], windows, 2)}`;
+}
+
+function estimatesSection(r: Report): string {
+  const e = r.data.estimates;
+  if (e.status !== 'ok' || !r.estimates) return notice(e.status === 'ok' ? 'No estimates yet.' : e.message);
+  const v = r.estimates;
+  const accuracy = v.accuracy
+    ? `<h3>Accuracy against the true costs (queries with ≥ 30 executions)</h3>${table(
+        ['resource', 'queries', 'mean absolute error', '95 % interval holds truth'],
+        v.accuracy.map((x) => [h(x.resource), String(x.queries), fmt(x.meanAbsoluteError), pct(x.coverage95)]),
+      )}`
+    : '';
+  return `<p class="how">Version <code>${e.version}</code> (${h(iso(e.computedAt))}, ${h(e.method)}): the cost of one execution per
+resource, with its 95 % interval, for the ${v.queriesShown} most observed of ${v.queriesTotal} queries (most observed at the top).
+Colour: executions the estimate rests on; grey means the prior alone.${r.withTruth ? ' Red ticks: true costs (evaluation).' : ''}</p>
+${chartDiv(r.charts.estimates)}${accuracy}`;
+}
+
+function spreadSection(r: Report): string {
+  const head = ['segment', 'from', 'windows', 'in band', ...RESOURCES.map((x) => `${x} max/avg (p95)`), 'exec/s', 'delayed', 'added delay'];
+  const rows = r.segments.map((s) => [
+    h(s.label),
+    h(isoSeconds(s.from)),
+    String(s.windows),
+    pct(s.inBandRate),
+    ...RESOURCES.map((x) => `${fmt(s.spread[x].meanMaxRatio)} (${fmt(s.spread[x].p95MaxRatio)})`),
+    fmt(s.executionsPerSecond, 1),
+    pct(s.delayedShare),
+    `${fmt(s.meanAddedDelay)} (max ${s.maxAddedDelay})`,
+  ]);
+  return `<p class="how">The scheduler's target: in every window each resource's min and max within ±10 % of its average
+(green band). A window is in band when all three are. Markers cut the range into segments; the table compares them
+(a run that starts unscheduled and turns the scheduler on reads before | after): mean max/avg with its 95th
+percentile, and the latency added, mean over all executions (max), in ticks.</p>
+${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}`;
+}
+
+export const SECTIONS = [
+  { id: 'resources', title: 'Resource usage over time', render: resourcesSection },
+  { id: 'spikes', title: 'Spike attribution', render: spikesSection },
+  { id: 'estimates', title: 'Estimated cost per query', render: estimatesSection },
+  { id: 'spread', title: 'Spread and in-band rate', render: spreadSection },
+] as const;
+
+export function renderReport(r: Report): string {
+  const empty = r.data.range.windows === 0;
+  const sections = SECTIONS.map((s) => ({
+    id: s.id,
+    title: s.title,
+    body: empty && s.id !== 'estimates' ? notice('No windows stored yet: start the system and come back in a minute.') : s.render(r),
+  }));
+  return renderPage({
+    title: r.title,
+    meta: meta(r),
+    nav: SECTIONS.map(({ id, title }) => ({ id, title })),
+    sections,
+    charts: Object.values(r.charts).filter((c): c is Chart => c !== undefined),
+  });
+}

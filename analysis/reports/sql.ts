@@ -1,0 +1,135 @@
+/**
+ * The SQL the reports run. Every statement is one read over the dedup views (each execution and
+ * window once, see clickhouse/queries.ts), so it runs through the read-only path unchanged: the
+ * same text works in-process, through the embedded process's `/query` endpoint and against a
+ * ClickHouse server. The read-only path takes no bound parameters, so the only values spliced in
+ * are integers checked here and the database name, checked as an identifier.
+ */
+import { IDENTIFIER } from '../../clickhouse/client.js';
+import { tableNames, type TableNames } from '../../clickhouse/queries.js';
+import { ConfigError } from '../../common/errors.js';
+import { RESOURCES } from '../../common/contracts.js';
+
+/** Windows (by id) and the execution ticks they cover. */
+export interface WindowSpan {
+  firstWindow: number;
+  lastWindow: number;
+  windowTicks: number;
+}
+
+export function reportTables(database: string): TableNames {
+  if (!IDENTIFIER.test(database)) throw new ConfigError('database', database, 'must be an identifier');
+  return tableNames(database);
+}
+
+function int(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new ConfigError('sql', n, 'must be an integer');
+  return String(n);
+}
+
+function tickBounds(s: WindowSpan): string {
+  return `${int(s.firstWindow * s.windowTicks)} AND ${int((s.lastWindow + 1) * s.windowTicks - 1)}`;
+}
+
+/**
+ * The window range to report: the windows of the last `lastMinutes` (0: all) before the newest
+ * window, and of those at most the newest `maxWindows` ids. `in_time` counts the windows the time
+ * range alone would hold, so the report can say it was capped.
+ */
+export function rangeSql(t: TableNames, lastMinutes: number, maxWindows: number): string {
+  const inTime = lastMinutes > 0 ? `ts > newest_ts - toIntervalSecond(${int(lastMinutes * 60)})` : '1';
+  const kept = `window_id > newest_id - ${int(maxWindows)}`;
+  return `WITH (SELECT max(window_id) FROM ${t.windowsDedup}) AS newest_id,
+  (SELECT max(ts) FROM ${t.windowsDedup}) AS newest_ts
+SELECT count() AS in_time, countIf(${kept}) AS windows,
+  minIf(window_id, ${kept}) AS first_window, max(window_id) AS last_window,
+  max(last_tick - first_tick + 1) AS window_ticks,
+  toUnixTimestamp64Milli(minIf(ts, ${kept})) AS from_time, toUnixTimestamp64Milli(max(ts)) AS to_time
+FROM ${t.windowsDedup}
+WHERE ${inTime}`;
+}
+
+/** Executions per window id over the span, with what the scheduler did to them. */
+function executionsPerWindow(t: TableNames, s: WindowSpan): string {
+  return `SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions,
+    countIf(delay_count > 0) AS delayed, sum(added_delay) AS added_delay_sum, max(added_delay) AS added_delay_max
+  FROM ${t.executionsDedup}
+  WHERE executed_tick BETWEEN ${tickBounds(s)}
+  GROUP BY window_id`;
+}
+
+/**
+ * One row per window: the resource aggregates, and the executions that ran in it. A window in which
+ * nothing ran has no row on the right: its counts read as 0 (ClickHouse's default `join_use_nulls = 0`;
+ * records.ts also reads NULL as 0, and no SETTINGS clause, which a read-only session may refuse).
+ */
+export function windowsSql(t: TableNames, s: WindowSpan): string {
+  return `SELECT w.window_id AS window_id, toUnixTimestamp64Milli(w.ts) AS t, w.samples AS samples,
+  w.cpu_avg AS cpu_avg, w.cpu_min AS cpu_min, w.cpu_max AS cpu_max,
+  w.io_avg AS io_avg, w.io_min AS io_min, w.io_max AS io_max,
+  w.memory_avg AS memory_avg, w.memory_min AS memory_min, w.memory_max AS memory_max,
+  e.executions AS executions, e.delayed AS delayed, e.added_delay_sum AS added_delay_sum,
+  e.added_delay_max AS added_delay_max
+FROM (SELECT * FROM ${t.windowsDedup} WHERE window_id BETWEEN ${int(s.firstWindow)} AND ${int(s.lastWindow)}) AS w
+LEFT JOIN (${executionsPerWindow(t, s)}) AS e ON e.window_id = w.window_id
+ORDER BY w.window_id`;
+}
+
+/** The `k` windows with the highest maximum, per resource (ties: the earlier window). */
+function topWindowsSubquery(t: TableNames, s: WindowSpan, k: number): string {
+  return RESOURCES.map(
+    (r) => `SELECT '${r}' AS resource, window_id, toUnixTimestamp64Milli(ts) AS t, ${r}_max AS peak, ${r}_avg AS avg
+  FROM ${t.windowsDedup} WHERE window_id BETWEEN ${int(s.firstWindow)} AND ${int(s.lastWindow)}
+  ORDER BY ${r}_max DESC, window_id LIMIT ${int(k)}`,
+  )
+    .map((q) => `SELECT * FROM (${q})`)
+    .join('\nUNION ALL\n');
+}
+
+/** The top windows per resource, each with its execution count. */
+export function topWindowsSql(t: TableNames, s: WindowSpan, k: number): string {
+  return `SELECT tw.resource AS resource, tw.window_id AS window_id, tw.t AS t, tw.peak AS peak, tw.avg AS avg,
+  e.executions AS executions
+FROM (${topWindowsSubquery(t, s, k)}) AS tw
+LEFT JOIN (SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions
+  FROM ${t.executionsDedup} WHERE executed_tick BETWEEN ${tickBounds(s)} GROUP BY window_id) AS e
+  ON e.window_id = tw.window_id
+ORDER BY resource, peak DESC, window_id`;
+}
+
+/** Which queries ran in each resource's top windows: executions and number of those windows. */
+export function spikeQueriesSql(t: TableNames, s: WindowSpan, k: number): string {
+  return `SELECT tw.resource AS resource, toString(e.query_id) AS query_id, count() AS executions,
+  uniqExact(tw.window_id) AS windows
+FROM (${topWindowsSubquery(t, s, k)}) AS tw
+INNER JOIN (SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, query_id
+  FROM ${t.executionsDedup} WHERE executed_tick BETWEEN ${tickBounds(s)}) AS e
+  ON e.window_id = tw.window_id
+GROUP BY resource, query_id
+ORDER BY resource, executions DESC, query_id`;
+}
+
+/** Executions per query over the span, with when each query first and last ran. */
+export function queryCountsSql(t: TableNames, s: WindowSpan): string {
+  return `SELECT toString(query_id) AS query_id, count() AS executions,
+  toUnixTimestamp64Milli(min(executed_at)) AS first_seen, toUnixTimestamp64Milli(max(executed_at)) AS last_seen,
+  avg(added_delay) AS mean_added_delay
+FROM ${t.executionsDedup}
+WHERE executed_tick BETWEEN ${tickBounds(s)}
+GROUP BY query_id
+ORDER BY executions DESC, query_id`;
+}
+
+/** The first execution in the span that somebody delayed: when the scheduler started acting. */
+export function firstDelayedSql(t: TableNames, s: WindowSpan): string {
+  return `SELECT count() AS delayed, toUnixTimestamp64Milli(min(executed_at)) AS t,
+  argMin(ifNull(delayed_by, ''), executed_tick) AS delayed_by
+FROM ${t.executionsDedup}
+WHERE executed_tick BETWEEN ${tickBounds(s)} AND delay_count > 0`;
+}
+
+/** Whether a table exists (reading system.tables is allowed with readonly = 1). */
+export function tableExistsSql(database: string, table: string): string {
+  if (!IDENTIFIER.test(database) || !IDENTIFIER.test(table)) throw new ConfigError('table', table, 'must be an identifier');
+  return `SELECT count() AS n FROM system.tables WHERE database = '${database}' AND name = '${table}'`;
+}

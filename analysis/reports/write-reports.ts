@@ -1,0 +1,78 @@
+/**
+ * `writeReports`: the one entry point of the reports, for `npm run report` and the periodic
+ * analysis job alike. It only reads (through the caller's read-only `query`), builds the page and
+ * its JSON summary, and replaces the previous files atomically (write a temporary file, rename), so
+ * a reader, or a browser reloading the page, never sees half a report and a failed run leaves the
+ * previous one in place.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { TrueQuery } from '../../common/contracts.js';
+import type { Logger } from '../../common/logger.js';
+import { silentLogger } from '../../common/logger.js';
+import { buildReport, type Report } from './build-report.js';
+import type { QueryFn } from './load.js';
+import { reportOptions, type ReportOptions } from './options.js';
+import { renderReport } from './render-report.js';
+
+export interface WriteReportsParams {
+  /**
+   * Runs one reading statement: `openReadOnly(...).query` (a tool), or in-process
+   * `(sql) => queryReadOnly(reader, sql)` with a client of its own: on chDB, `readonly = 1` stays on
+   * the session of the client that sent it, so a client shared with writers would stop writing.
+   */
+  query: QueryFn;
+  /** Database of the product tables (`spike`). */
+  database: string;
+  outDir: string;
+  /** Evaluation only: the true costs, drawn next to the estimates. */
+  truth?: readonly TrueQuery[];
+  options?: Partial<ReportOptions>;
+  logger?: Logger;
+  /** The generation time shown on the page (tests pin it). */
+  now?: number;
+}
+
+export interface WrittenReports {
+  /** Every file written, the HTML page first. */
+  files: string[];
+  html: string;
+  summary: string;
+  report: Report;
+}
+
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, content, 'utf8');
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Builds the report and writes `<baseName>.html` and `<baseName>.json` into `outDir`; returns their paths. */
+export async function writeReportFiles(params: WriteReportsParams): Promise<WrittenReports> {
+  const options = reportOptions(params.options);
+  const logger = params.logger ?? silentLogger;
+  const started = performance.now();
+  const report = await buildReport({ ...params, options, logger });
+  const outDir = resolve(params.outDir);
+  await mkdir(outDir, { recursive: true });
+  const html = join(outDir, `${options.baseName}.html`);
+  const summary = join(outDir, `${options.baseName}.json`);
+  const page = renderReport(report);
+  await writeAtomically(html, page);
+  await writeAtomically(summary, JSON.stringify(report.summary, null, 2) + '\n');
+  logger.info(
+    { html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) },
+    'report written',
+  );
+  return { files: [html, summary], html, summary, report };
+}
+
+/** The contract the CLI and the analysis job use: write the reports, return the written paths. */
+export async function writeReports(params: WriteReportsParams): Promise<string[]> {
+  return (await writeReportFiles(params)).files;
+}
