@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'reports/', 'coverage/'] },
+  { ignores: ['node_modules/**', 'dist/**', 'data/**', 'reports/**', 'coverage/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
