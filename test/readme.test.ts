@@ -6,7 +6,8 @@ import { embeddedSpecs } from '../system/options.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
-const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
 
 describe('README', () => {
   it.each([

@@ -69,9 +69,13 @@ export async function checkReportInBrowser(
       if (r.url() !== url) requests.push(r.url());
     });
     await page.goto(url, { waitUntil: 'load', timeout: opts.timeoutMs ?? 30_000 });
-    await page.waitForFunction(() => (globalThis as unknown as { reportStatus?: PageStatus }).reportStatus?.done === true, null, {
-      timeout: opts.timeoutMs ?? 30_000,
-    });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { reportStatus?: PageStatus }).reportStatus?.done === true,
+      null,
+      {
+        timeout: opts.timeoutMs ?? 30_000,
+      },
+    );
     const status = await page.evaluate(() => (globalThis as unknown as { reportStatus: PageStatus }).reportStatus);
     const containers: string[] = [];
     const boxes = page.locator('div.chart');
@@ -79,7 +83,13 @@ export async function checkReportInBrowser(
     const charts: RenderedChart[] = [];
     for (const c of status.charts) {
       // Data marks as drawn: Vega's SVG renderer puts each mark's items under g.mark-<type>.
-      const drawn = ['g.mark-area path', 'g.mark-line path', 'g.mark-rect path', 'g.mark-symbol path', 'g.mark-rule line'];
+      const drawn = [
+        'g.mark-area path',
+        'g.mark-line path',
+        'g.mark-rect path',
+        'g.mark-symbol path',
+        'g.mark-rule line',
+      ];
       const svgMarks = await page.locator(drawn.map((d) => `#${c.id} svg ${d}`).join(', ')).count();
       charts.push({ ...c, svgMarks });
     }

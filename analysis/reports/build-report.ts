@@ -40,7 +40,14 @@ export interface Report {
   attribution: Attribution;
   estimates: EstimatesView | null;
   /** Charts by section; absent when the section has nothing to draw. */
-  charts: { resources?: Chart; spikeShares?: Chart; spikeWindows?: Chart; estimates?: Chart; spread?: Chart; inBand?: Chart };
+  charts: {
+    resources?: Chart;
+    spikeShares?: Chart;
+    spikeWindows?: Chart;
+    estimates?: Chart;
+    spread?: Chart;
+    inBand?: Chart;
+  };
   withTruth: boolean;
   bucketWindows: number;
   summary: ReportSummary;
@@ -82,14 +89,21 @@ export async function buildReport(params: {
     truth: params.truth,
     topQueries: options.topQueries,
   });
-  const estimates = estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
+  const estimates =
+    estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
 
   // Each compile blocks for tens of milliseconds; yielding between them keeps a process that also
   // runs the database's 100 ms ticks (the embedded analysis job) responsive between steps.
   const charts: Report['charts'] = {};
   if (data.windows.length > 0) {
     const bucketWindows = series.bucketWindows;
-    charts.resources = resourcesChart({ resources: series.resources, load: series.load, markers, domain, bucketWindows });
+    charts.resources = resourcesChart({
+      resources: series.resources,
+      load: series.load,
+      markers,
+      domain,
+      bucketWindows,
+    });
     await breathe();
     charts.spikeShares = spikeSharesChart(attribution, options.topWindows);
     charts.spikeWindows = spikeWindowsChart({ topWindows: data.topWindows, markers, domain });

@@ -27,7 +27,10 @@ export async function loadEstimates(
     for (const table of REQUIRED_TABLES) {
       const [row] = objects(await query(tableExistsSql(database, table)));
       if (!row || num(row, 'n') === 0) {
-        return { status: 'missing', message: `no estimates yet: ${t.database}.${table} does not exist (the analysis job has not run here)` };
+        return {
+          status: 'missing',
+          message: `no estimates yet: ${t.database}.${table} does not exist (the analysis job has not run here)`,
+        };
       }
     }
     const [head] = objects(

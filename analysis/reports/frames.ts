@@ -39,7 +39,10 @@ export async function groupAggregate(
   const dfd = await loadDanfo();
   const columns = [key, ...Object.keys(spec)];
   // Only the columns we need: danfo infers a dtype per column, and a stray text column costs time.
-  const df = new dfd.DataFrame(rows.map((r) => columns.map((c) => r[c]!)), { columns });
+  const df = new dfd.DataFrame(
+    rows.map((r) => columns.map((c) => r[c]!)),
+    { columns },
+  );
   const grouped = df.groupby([key]).agg(spec);
   return rowsOf(grouped)
     .map((r) => {

@@ -88,7 +88,9 @@ export async function loadReportData(params: {
   ]);
   const delayedCount = delayed ? num(delayed, 'delayed', 0) : 0;
   const firstDelayed =
-    delayed && delayedCount > 0 ? { time: num(delayed, 't'), by: str(delayed, 'delayed_by'), delayed: delayedCount } : null;
+    delayed && delayedCount > 0
+      ? { time: num(delayed, 't'), by: str(delayed, 'delayed_by'), delayed: delayedCount }
+      : null;
   logger.debug(
     { windows: windows.length, queries: queryCounts.length, ms: Math.round(performance.now() - started) },
     'report data loaded',

@@ -95,7 +95,8 @@ export function num(row: Row, key: string, fallback?: number): number {
   if ((v === null || v === undefined) && fallback !== undefined) return fallback;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n)) {
-    if (fallback !== undefined && (v === null || (typeof v === 'string' && /^(nan|inf|-inf)$/i.test(v)))) return fallback;
+    if (fallback !== undefined && (v === null || (typeof v === 'string' && /^(nan|inf|-inf)$/i.test(v))))
+      return fallback;
     throw new ReportDataError(`column ${key}: expected a number, got ${JSON.stringify(v)}`);
   }
   return n;
@@ -115,7 +116,16 @@ export function resource(row: Row, key = 'resource'): Resource {
 
 export function toRange(row: Row | undefined): RangeInfo {
   if (!row || num(row, 'windows', 0) === 0) {
-    return { windows: 0, inTime: 0, firstWindow: 0, lastWindow: -1, windowTicks: 1, fromTime: 0, toTime: 0, windowMs: 1000 };
+    return {
+      windows: 0,
+      inTime: 0,
+      firstWindow: 0,
+      lastWindow: -1,
+      windowTicks: 1,
+      fromTime: 0,
+      toTime: 0,
+      windowMs: 1000,
+    };
   }
   const firstWindow = num(row, 'first_window');
   const lastWindow = num(row, 'last_window');
@@ -166,7 +176,12 @@ export function toTopWindow(r: Row): TopWindow {
 }
 
 export function toSpikeQueryCount(r: Row): SpikeQueryCount {
-  return { resource: resource(r), queryId: str(r, 'query_id'), executions: num(r, 'executions'), windows: num(r, 'windows') };
+  return {
+    resource: resource(r),
+    queryId: str(r, 'query_id'),
+    executions: num(r, 'executions'),
+    windows: num(r, 'windows'),
+  };
 }
 
 export function toQueryCount(r: Row): QueryCount {

@@ -11,8 +11,13 @@ import { escapeHtml as h, renderPage } from './html.js';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC');
 /** To the second: table cells (window ends are stamped at their last tick, e.g. …:05.900). */
-const isoSeconds = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+const isoSeconds = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+const fmt = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
 
 function table(head: string[], rows: string[][], leftColumns = 1): string {
@@ -66,7 +71,15 @@ function spikesSection(r: Report): string {
     r.data.topWindows
       .filter((w) => w.resource === res)
       .slice(0, 5)
-      .map((w) => [h(res), h(isoSeconds(w.t)), String(w.windowId), String(w.peak), String(w.avg), fmt(w.avg > 0 ? w.peak / w.avg : null), String(w.executions)]),
+      .map((w) => [
+        h(res),
+        h(isoSeconds(w.t)),
+        String(w.windowId),
+        String(w.peak),
+        String(w.avg),
+        fmt(w.avg > 0 ? w.peak / w.avg : null),
+        String(w.executions),
+      ]),
   );
   return `<p class="how">For each resource, the ${r.data.topWindows.length ? a.windows.cpu : 0} windows with the highest maximum.
 A query's share is its executions in those windows weighted by its cost per execution, over the same for all queries.
@@ -96,7 +109,16 @@ ${chartDiv(r.charts.estimates)}${accuracy}`;
 }
 
 function spreadSection(r: Report): string {
-  const head = ['segment', 'from', 'windows', 'in band', ...RESOURCES.map((x) => `${x} max/avg (p95)`), 'exec/s', 'delayed', 'added delay'];
+  const head = [
+    'segment',
+    'from',
+    'windows',
+    'in band',
+    ...RESOURCES.map((x) => `${x} max/avg (p95)`),
+    'exec/s',
+    'delayed',
+    'added delay',
+  ];
   const rows = r.segments.map((s) => [
     h(s.label),
     h(isoSeconds(s.from)),
@@ -126,7 +148,10 @@ export function renderReport(r: Report): string {
   const sections = SECTIONS.map((s) => ({
     id: s.id,
     title: s.title,
-    body: empty && s.id !== 'estimates' ? notice('No windows stored yet: start the system and come back in a minute.') : s.render(r),
+    body:
+      empty && s.id !== 'estimates'
+        ? notice('No windows stored yet: start the system and come back in a minute.')
+        : s.render(r),
   }));
   return renderPage({
     title: r.title,

@@ -32,7 +32,11 @@ function formatTable(result: QueryResult): string {
   const cells = result.rows.map((r) => names.map((_, i) => tableCell(r[i])));
   const widths = names.map((n, i) => Math.max(n.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[], alignRight: boolean[]) =>
-    ' ' + values.map((v, i) => (alignRight[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(' | ').trimEnd();
+    ' ' +
+    values
+      .map((v, i) => (alignRight[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join(' | ')
+      .trimEnd();
   const out = [
     line(names, right),
     widths.map((w) => '-'.repeat(w + 2)).join('+'),

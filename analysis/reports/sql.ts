@@ -130,6 +130,7 @@ WHERE executed_tick BETWEEN ${tickBounds(s)} AND delay_count > 0`;
 
 /** Whether a table exists (reading system.tables is allowed with readonly = 1). */
 export function tableExistsSql(database: string, table: string): string {
-  if (!IDENTIFIER.test(database) || !IDENTIFIER.test(table)) throw new ConfigError('table', table, 'must be an identifier');
+  if (!IDENTIFIER.test(database) || !IDENTIFIER.test(table))
+    throw new ConfigError('table', table, 'must be an identifier');
   return `SELECT count() AS n FROM system.tables WHERE database = '${database}' AND name = '${table}'`;
 }

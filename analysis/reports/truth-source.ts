@@ -26,9 +26,13 @@ function parse(source: string, text: string): TrueQuery[] {
   try {
     json = JSON.parse(first);
   } catch (err) {
-    throw new TruthSourceError(source, 'not JSON (expected GET /truth output, an array of queries, or sim --truth output)', {
-      cause: err,
-    });
+    throw new TruthSourceError(
+      source,
+      'not JSON (expected GET /truth output, an array of queries, or sim --truth output)',
+      {
+        cause: err,
+      },
+    );
   }
   const parsed = Body.safeParse(json);
   if (!parsed.success) {

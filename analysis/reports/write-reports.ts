@@ -65,10 +65,7 @@ export async function writeReportFiles(params: WriteReportsParams): Promise<Writ
   const page = renderReport(report);
   await writeAtomically(html, page);
   await writeAtomically(summary, JSON.stringify(report.summary, null, 2) + '\n');
-  logger.info(
-    { html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) },
-    'report written',
-  );
+  logger.info({ html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) }, 'report written');
   return { files: [html, summary], html, summary, report };
 }
 

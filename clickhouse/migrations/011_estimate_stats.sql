@@ -2,8 +2,9 @@
 --
 -- Windows are grouped into blocks of `block_windows` consecutive window ids. For each sealed block
 -- (every window of it is old enough to be complete) `estimate_stats` holds its share of XᵀX
--- (kind 1: one row per pair of queries seen together, qa < qb; kind 2: per query, xx = Σx², with
--- x = Σx, windows and Xᵀy), and of the totals (kind 0: yᵀy, Σy, windows, truncation noise).
+-- (kind 1: one row per pair of queries seen together, qa < qb, xx = Σ x_a·x_b; kind 2: per query,
+-- xx = Σx², x = Σx, windows, xy = Xᵀy) and of the totals (kind 0, qa = qb = nil UUID: x = Σ
+-- executions, windows, xy = Σy, yy = yᵀy, noise, inconsistent windows).
 -- Sums over blocks are the statistics of all history; a run recomputes only blocks that changed.
 --
 -- `estimate_blocks` says which version of a block is current and what it was computed from: the

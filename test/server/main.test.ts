@@ -14,7 +14,15 @@ async function freePort(): Promise<number> {
 describe('the server process (npm run server)', () => {
   it('serves the API in real time and shuts down cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const child = startCli('server/main.ts', ['--port', String(port), '--seed', 'main', '--tick-ms', '20', '--without-capture']);
+    const child = startCli('server/main.ts', [
+      '--port',
+      String(port),
+      '--seed',
+      'main',
+      '--tick-ms',
+      '20',
+      '--without-capture',
+    ]);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const base = `http://127.0.0.1:${port}`;

@@ -84,7 +84,13 @@ export function inBandChart(params: {
         encoding: {
           x: timeX(),
           x2: { field: 'end' },
-          y: { field: 'inBandRate', type: 'quantitative', title: 'in band', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
+          y: {
+            field: 'inBandRate',
+            type: 'quantitative',
+            title: 'in band',
+            axis: { format: '.0%' },
+            scale: { domain: [0, 1] },
+          },
           y2: { datum: 0 },
           tooltip: [
             { field: 't', type: 'temporal', title: 'minute', format: '%H:%M' },
@@ -102,7 +108,11 @@ export function inBandChart(params: {
     ],
   };
   const latency: ConcatItem = {
-    title: { text: 'latency added by the scheduler per minute, in ticks: mean (bars), max (points)', anchor: 'start', fontSize: 12 },
+    title: {
+      text: 'latency added by the scheduler per minute, in ticks: mean (bars), max (points)',
+      anchor: 'start',
+      fontSize: 12,
+    },
     width: WIDTH,
     height: 90,
     layer: [
