@@ -1,0 +1,61 @@
+/**
+ * `npx tsx scheduler/bench-policy.ts [--seconds 600] [--probability-scale 10] [--runs 3]`: how long
+ * the policy takes to decide, in virtual time on the simulated database (the database's own time is
+ * not counted). Prints JSON: per run, microseconds inside the policy per queued event, the wall-time
+ * distribution of one tick's policy work (all its calls for that tick), and the CPU time of
+ * `beforeTick` (where the work is) — on a shared machine the wall clock also counts time the process
+ * was descheduled, so its tail says more about the machine than the policy; and the median run.
+ */
+import { Command } from 'commander';
+import { simulationOptions } from '../server/options.js';
+import { oracleCostModel } from './cost-model.js';
+import { percentile } from './lab/metrics.js';
+import { runPolicy } from './lab/run.js';
+import { policyOptions } from './options.js';
+import { Policy } from './policy.js';
+
+const opts = new Command('bench:policy')
+  .option('--seconds <n>', 'simulated seconds per run', '600')
+  .option('--probability-scale <k>', 'load', '10')
+  .option('--runs <n>', 'runs (the median is reported)', '3')
+  .parse()
+  .opts<{ seconds: string; probabilityScale: string; runs: string }>();
+const seconds = Number(opts.seconds);
+const scale = Number(opts.probabilityScale);
+const runs = Number(opts.runs);
+if (!Number.isInteger(seconds) || seconds < 1 || !(scale > 0) || !Number.isInteger(runs) || runs < 1) {
+  process.stderr.write(
+    'error: --seconds and --runs must be positive integers, --probability-scale a positive number\n',
+  );
+  process.exit(2);
+}
+
+const results = Array.from({ length: runs }, (_, i) => {
+  const simulation = simulationOptions({ seed: `bench-${i}`, probabilityScale: scale, exposeTruth: true });
+  const r = runPolicy({
+    simulation,
+    ticks: seconds * 10,
+    policy: (db) => ({
+      policy: new Policy(policyOptions(simulation), oracleCostModel(db.groundTruth())),
+      observers: [],
+    }),
+  });
+  const tick = Array.from(r.tickMs, (ms) => ms * 1000);
+  const cpu = Array.from(r.tickCpuMs, (ms) => ms * 1000);
+  return {
+    queuedEvents: r.queuedEvents,
+    microsPerEvent: (1000 * r.policyMs) / r.queuedEvents,
+    tickMicrosP50: percentile(tick, 0.5),
+    tickMicrosP99: percentile(tick, 0.99),
+    tickMicrosMax: Math.max(...tick),
+    beforeTickCpuMicrosP50: percentile(cpu, 0.5),
+    beforeTickCpuMicrosP99: percentile(cpu, 0.99),
+    beforeTickCpuMicrosMax: Math.max(...cpu),
+  };
+});
+const median = [...results].sort((a, b) => a.microsPerEvent - b.microsPerEvent)[Math.floor(runs / 2)]!;
+const round = (o: object) =>
+  JSON.parse(JSON.stringify(o, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v))) as object;
+process.stdout.write(
+  JSON.stringify({ probabilityScale: scale, seconds, runs: results.map(round), median: round(median) }) + '\n',
+);

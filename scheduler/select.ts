@@ -1,0 +1,182 @@
+/**
+ * Picks which candidates run at the next tick: the subset whose summed expected cost vector best
+ * matches the tick's target vector on all three resources at once, with the mandatory ones (at
+ * their latency deadline) always in.
+ *
+ * Objective (smaller is better), per resource r with target T_r:
+ *   ((M_r − T_r)² + κ·V_r) / T_r²  −  Σ_{i ∈ S} u_i
+ *   + ρ · Σ_r (max(0, T_r − (P_r − M_r)))² / T_r²
+ * where M_r and V_r are the sums of the chosen candidates' means and variances and P_r that of all
+ * candidates. The last term looks one tick ahead: with probability ρ the next tick brings no new
+ * arrival (ρ = e^−λ at λ arrivals per tick; negligible at high load) and must make do with what is
+ * left, so draining the pool to fit this tick slightly better is not worth an empty next tick. (M − T)² + V is the
+ * expected squared miss when costs are uncertain, so uncertain candidates are taken cautiously:
+ * one at a time and preferably when they are needed. u_i is a small bonus for waiting longer, so
+ * that between equally good fits the older execution goes first and latency stays low.
+ *
+ * Subset selection is NP-hard in general; a greedy fill followed by best-improvement local search
+ * (add, remove, swap one for one) gets within a few percent of the target at pools of tens of
+ * candidates in tens of microseconds, which is what a per-tick decision can afford.
+ */
+
+export interface Candidates {
+  /** Number of candidates; every array below has at least this length. */
+  count: number;
+  /** Expected cost per resource (cpu, io, memory), and its variance. */
+  mean: [Float64Array, Float64Array, Float64Array];
+  variance: [Float64Array, Float64Array, Float64Array];
+  /** Bonus for choosing it now (≥ 0, in objective units). */
+  bonus: Float64Array;
+  mandatory: Uint8Array;
+}
+
+export interface SelectionParams {
+  /** Target load per resource for the tick (cpu, io, memory). */
+  target: readonly [number, number, number];
+  /** ρ: weight of the next tick's shortfall if it had only the leftover candidates. */
+  reserve: number;
+  /** κ: weight of the summed variance. */
+  uncertaintyWeight: number;
+  /** Upper bound on local-search rounds (each round applies the best improving move). */
+  maxRounds: number;
+}
+
+export function createCandidates(capacity: number): Candidates {
+  const f = () => new Float64Array(capacity);
+  return {
+    count: 0,
+    mean: [f(), f(), f()],
+    variance: [f(), f(), f()],
+    bonus: f(),
+    mandatory: new Uint8Array(capacity),
+  };
+}
+
+/** Returns the chosen flags (1 = run at the next tick), indexed like the candidates. */
+export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
+  const n = c.count;
+  const chosen = new Uint8Array(n);
+  // Normalise by T² so each resource counts by its relative miss; a zero target (nothing to aim
+  // for) falls back to 1 so that any load is a miss measured in cost units.
+  const w = p.target.map((t) => 1 / Math.max(t, 1) ** 2) as [number, number, number];
+  const [m0, m1, m2] = c.mean;
+  const [v0, v1, v2] = c.variance;
+  const [t0, t1, t2] = p.target;
+  const [w0, w1, w2] = w;
+  const k = p.uncertaintyWeight;
+  const rho = p.reserve;
+  let p0 = 0;
+  let p1 = 0;
+  let p2 = 0;
+  for (let i = 0; i < n; i++) {
+    p0 += m0[i]!;
+    p1 += m1[i]!;
+    p2 += m2[i]!;
+  }
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let u0 = 0;
+  let u1 = 0;
+  let u2 = 0;
+  const score = (a0: number, a1: number, a2: number, b0: number, b1: number, b2: number): number =>
+    ((a0 - t0) ** 2 + k * b0 + rho * Math.max(0, t0 - p0 + a0) ** 2) * w0 +
+    ((a1 - t1) ** 2 + k * b1 + rho * Math.max(0, t1 - p1 + a1) ** 2) * w1 +
+    ((a2 - t2) ** 2 + k * b2 + rho * Math.max(0, t2 - p2 + a2) ** 2) * w2;
+
+  for (let i = 0; i < n; i++) {
+    if (!c.mandatory[i]) continue;
+    chosen[i] = 1;
+    s0 += m0[i]!;
+    s1 += m1[i]!;
+    s2 += m2[i]!;
+    u0 += v0[i]!;
+    u1 += v1[i]!;
+    u2 += v2[i]!;
+  }
+  let current = score(s0, s1, s2, u0, u1, u2);
+
+  // Greedy fill: add the candidate that improves the objective most, while one does.
+  for (;;) {
+    let best = -1;
+    let bestDelta = -1e-12;
+    for (let j = 0; j < n; j++) {
+      if (chosen[j]) continue;
+      const d =
+        score(s0 + m0[j]!, s1 + m1[j]!, s2 + m2[j]!, u0 + v0[j]!, u1 + v1[j]!, u2 + v2[j]!) - c.bonus[j]! - current;
+      if (d < bestDelta) {
+        bestDelta = d;
+        best = j;
+      }
+    }
+    if (best < 0) break;
+    chosen[best] = 1;
+    s0 += m0[best]!;
+    s1 += m1[best]!;
+    s2 += m2[best]!;
+    u0 += v0[best]!;
+    u1 += v1[best]!;
+    u2 += v2[best]!;
+    current += bestDelta;
+  }
+
+  // Local search: best single move among remove i, add j, swap i for j.
+  for (let round = 0; round < p.maxRounds; round++) {
+    let bestDelta = -1e-12;
+    let bestOut = -1;
+    let bestIn = -1;
+    for (let i = -1; i < n; i++) {
+      // i = −1 means "remove nothing"; otherwise i must be chosen and not mandatory.
+      if (i >= 0 && (!chosen[i] || c.mandatory[i])) continue;
+      const a0 = i >= 0 ? s0 - m0[i]! : s0;
+      const a1 = i >= 0 ? s1 - m1[i]! : s1;
+      const a2 = i >= 0 ? s2 - m2[i]! : s2;
+      const b0 = i >= 0 ? u0 - v0[i]! : u0;
+      const b1 = i >= 0 ? u1 - v1[i]! : u1;
+      const b2 = i >= 0 ? u2 - v2[i]! : u2;
+      const lost = i >= 0 ? c.bonus[i]! : 0;
+      if (i >= 0) {
+        const d = score(a0, a1, a2, b0, b1, b2) + lost - current;
+        if (d < bestDelta) {
+          bestDelta = d;
+          bestOut = i;
+          bestIn = -1;
+        }
+      }
+      for (let j = 0; j < n; j++) {
+        if (chosen[j]) continue;
+        const d =
+          score(a0 + m0[j]!, a1 + m1[j]!, a2 + m2[j]!, b0 + v0[j]!, b1 + v1[j]!, b2 + v2[j]!) +
+          lost -
+          c.bonus[j]! -
+          current;
+        if (d < bestDelta) {
+          bestDelta = d;
+          bestOut = i;
+          bestIn = j;
+        }
+      }
+    }
+    if (bestOut < 0 && bestIn < 0) break;
+    if (bestOut >= 0) {
+      chosen[bestOut] = 0;
+      s0 -= m0[bestOut]!;
+      s1 -= m1[bestOut]!;
+      s2 -= m2[bestOut]!;
+      u0 -= v0[bestOut]!;
+      u1 -= v1[bestOut]!;
+      u2 -= v2[bestOut]!;
+    }
+    if (bestIn >= 0) {
+      chosen[bestIn] = 1;
+      s0 += m0[bestIn]!;
+      s1 += m1[bestIn]!;
+      s2 += m2[bestIn]!;
+      u0 += v0[bestIn]!;
+      u1 += v1[bestIn]!;
+      u2 += v2[bestIn]!;
+    }
+    current += bestDelta;
+  }
+  return chosen;
+}

@@ -1,0 +1,120 @@
+/**
+ * The level each metrics window aims at, and each tick's target within it.
+ *
+ * The band is judged per window against that window's own average, so a window needs one level
+ * held flat across its ticks, and the level may change freely from one window to the next. Each
+ * window's level is set when it starts:
+ *   level = arrival rate + levelGain · (held load − wait · arrival rate) / W
+ * i.e. what arrives, plus a share of the excess held back, which keeps the pool (and so latency)
+ * near `wait` ticks of arrivals.
+ */
+import { BAND } from './band.js';
+import type { Vec3 } from './arrival-rate.js';
+
+export interface WindowLevelInput {
+  /** Expected arrived load per tick and arrivals per tick (undefined before any history). */
+  arrivals: { load: Vec3; count: number } | undefined;
+  /** Expected load of everything held (queued and not yet run). */
+  held: Readonly<Vec3>;
+  wait: number;
+  levelGain: number;
+  windowTicks: number;
+}
+
+export interface WindowPlan {
+  id: number;
+  /** The window's last tick. */
+  end: number;
+  level: Vec3;
+  /** Expected arrived load per tick when the window started. */
+  rate: Vec3;
+  /** Chance that a tick brings no arrival (Poisson, e^−λ): what leaving the pool empty risks. */
+  emptyChance: number;
+  /** One typical execution's squared share of the level: the objective's natural unit. */
+  unit: number;
+  /** Range of the expected loads placed so far in this window, per resource. */
+  low: Vec3;
+  high: Vec3;
+}
+
+export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
+  // Without any arrival history (just restarted), read the rate off the held load.
+  const rate = x.arrivals?.load ?? (x.held.map((h) => h / (x.wait + 1)) as Vec3);
+  const count = x.arrivals?.count ?? 0;
+  const W = x.windowTicks;
+  const level = [0, 1, 2].map((r) =>
+    Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
+  ) as Vec3;
+  const unit = count > 0 ? [0, 1, 2].reduce((a, r) => a + (rate[r]! / count / Math.max(level[r]!, 1)) ** 2, 0) / 3 : 0;
+  const inf = Number.POSITIVE_INFINITY;
+  return {
+    id,
+    end: (id + 1) * W - 1,
+    level,
+    rate: [...rate],
+    emptyChance: Math.exp(-count),
+    unit,
+    low: [inf, inf, inf],
+    high: [-inf, -inf, -inf],
+  };
+}
+
+/**
+ * The target of the next tick: the window's level, clamped per resource to the levels that keep
+ * the window in band given the ticks already placed in it (all ticks within a factor 1.1/0.9 of
+ * each other). Once the placed ticks are too far apart for the band, it is clamped to their range
+ * instead, so the remaining ticks at least do not widen the window's spread. At low load this is
+ * what keeps a window to one execution count per tick (ones, or twos) instead of mixing them, and
+ * a pair dropped into a window of singles is what makes the worst spikes.
+ *
+ * It is never below `need` (see `mustRun`): load that has to run soon anyway, spread evenly now,
+ * does not pile up at its deadline, where it would be forced in on top of a tick already at the
+ * level — at low load, and with budgets shorter than a window, the commonest spike.
+ */
+export function tickTarget(w: WindowPlan, need: Readonly<Vec3>): Vec3 {
+  const spread = (1 + BAND) / (1 - BAND);
+  return [0, 1, 2].map((r) => {
+    const level = w.level[r]!;
+    const lo = w.low[r]!;
+    const hi = w.high[r]!;
+    let target = level;
+    if (hi >= lo) {
+      const from = hi / spread;
+      const to = lo * spread;
+      target = from <= to ? clamp(level, from, to) : clamp(level, lo, hi);
+    }
+    return Math.max(target, need[r]!);
+  }) as Vec3;
+}
+
+/**
+ * The least load per tick that keeps every held execution within its deadline without a pile-up:
+ * for each horizon m = 0 … budget, what must run by tick nextTick + m, spread over those m + 1
+ * ticks; the largest of these is the rate the next tick must keep up (executions arriving later
+ * have later deadlines, so only the held ones count). `dueAt[m]` is the expected load whose
+ * deadline is nextTick + m (deadlines already passed count at m = 0).
+ */
+export function mustRun(dueAt: readonly Vec3[]): Vec3 {
+  const need: Vec3 = [0, 0, 0];
+  const cumulative: Vec3 = [0, 0, 0];
+  for (let m = 0; m < dueAt.length; m++) {
+    for (let r = 0; r < 3; r++) {
+      cumulative[r]! += dueAt[m]![r]!;
+      need[r] = Math.max(need[r]!, cumulative[r]! / (m + 1));
+    }
+  }
+  return need;
+}
+
+/** Records a placed tick's expected load. An empty tick is not a level the others should keep. */
+export function recordPlaced(w: WindowPlan, load: Readonly<Vec3>): void {
+  if (load[0] + load[1] + load[2] <= 0) return;
+  for (let r = 0; r < 3; r++) {
+    w.low[r] = Math.min(w.low[r]!, load[r]!);
+    w.high[r] = Math.max(w.high[r]!, load[r]!);
+  }
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}

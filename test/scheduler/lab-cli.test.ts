@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+
+const LAB = 'scheduler/lab-cli.ts';
+
+describe('lab CLI', () => {
+  it('prints the policies, the sweep and the load as JSON, and writes a Vega-Lite spec', async () => {
+    const spec = join(mkdtempSync(join(tmpdir(), 'lab-')), 'sweep.vl.json');
+    const r = await runCli(LAB, [
+      '--json',
+      '--seeds',
+      'a,b',
+      '--seconds',
+      '60',
+      '--probability-scale',
+      '5',
+      '--latency-budget',
+      '6',
+      '--sweep',
+      '0,3',
+      '--vega-out',
+      spec,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      config: { seeds: string[]; ticks: number; latencyBudget: number };
+      policies: Record<string, unknown>[];
+      sweep: { latencyBudget: number; name: string }[];
+      load: { executionsPerTick: number };
+    };
+    expect(out.config).toMatchObject({ seeds: ['a', 'b'], ticks: 600, latencyBudget: 6 });
+    expect(out.policies.map((p) => p.name)).toEqual([
+      'none',
+      'greedy-oracle',
+      'policy-oracle',
+      'policy-estimated',
+      'offline-window',
+    ]);
+    for (const p of out.policies) {
+      for (const key of ['inBandRate', 'maxAvgP50', 'maxAvgP95', 'minAvgP5', 'minAvgP50']) {
+        expect(typeof p[key]).toBe('number');
+      }
+      expect(p.inBandRate as number).toBeLessThanOrEqual(1); // a fraction, not a percentage
+      expect(Object.keys(p)).toEqual(expect.arrayContaining(['addedLatencyMean', 'addedLatencyP99']));
+    }
+    expect(out.sweep.map((s) => s.latencyBudget)).toEqual([0, 0, 0, 3, 3, 3]);
+    expect(out.load.executionsPerTick).toBeGreaterThan(3);
+    const vl = JSON.parse(readFileSync(spec, 'utf8')) as { $schema: string; data: { values: unknown[] } };
+    expect(vl.$schema).toContain('vega-lite');
+    expect(vl.data.values.length).toBe(7);
+  });
+
+  it('prints a table without --json', async () => {
+    const r = await runCli(LAB, ['--seconds', '20', '--policies', 'none,policy-oracle']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/policy-oracle/);
+    expect(r.stdout).not.toMatch(/greedy-oracle/);
+  });
+
+  it.each([
+    [['--probability-scale', '-1'], /--probability-scale/],
+    [['--latency-budget', '700'], /latencyBudget.*maximum delay/],
+    [['--sweep', '1,a'], /--sweep/],
+    [['--policies', 'none,magic'], /unknown policy magic/],
+    [['--bogus'], /unknown option/],
+  ])('refuses %j with exit code 2 and a clear message', async (args, message) => {
+    const r = await runCli(LAB, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});

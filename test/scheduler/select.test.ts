@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { createCandidates, selectSubset, type Candidates } from '../../scheduler/select.js';
+
+function candidates(items: { mean: number[]; sd?: number; mandatory?: boolean; bonus?: number }[]): Candidates {
+  const c = createCandidates(items.length);
+  c.count = items.length;
+  items.forEach((it, i) => {
+    for (let r = 0; r < 3; r++) {
+      c.mean[r]![i] = it.mean[r]!;
+      c.variance[r]![i] = (it.sd ?? 0) ** 2;
+    }
+    c.mandatory[i] = it.mandatory ? 1 : 0;
+    c.bonus[i] = it.bonus ?? 0;
+  });
+  return c;
+}
+const chosen = (flags: Uint8Array) => [...flags].flatMap((f, i) => (f ? [i] : []));
+const params = { reserve: 0, uncertaintyWeight: 1, maxRounds: 100 };
+
+describe('selectSubset', () => {
+  it('finds the subset whose summed vector matches the target on all three resources', () => {
+    const c = candidates([
+      { mean: [70, 30, 30] },
+      { mean: [30, 70, 30] },
+      { mean: [30, 30, 70] },
+      { mean: [70, 70, 30] },
+      { mean: [60, 35, 35] },
+    ]);
+    // (30,30,70) + (70,70,30) = (100,100,100) exactly; greedy alone would start with another.
+    expect(chosen(selectSubset(c, { ...params, target: [100, 100, 100] }))).toEqual([2, 3]);
+  });
+
+  it('always includes mandatory candidates, even when they overshoot', () => {
+    const c = candidates([{ mean: [90, 90, 90], mandatory: true }, { mean: [50, 50, 50] }]);
+    expect(chosen(selectSubset(c, { ...params, target: [50, 50, 50] }))).toEqual([0]);
+  });
+
+  it('prefers a certain estimate to an uncertain one with the same mean', () => {
+    const c = candidates([
+      { mean: [50, 50, 50], sd: 20 },
+      { mean: [50, 50, 50], sd: 0 },
+    ]);
+    expect(chosen(selectSubset(c, { ...params, target: [50, 50, 50] }))).toEqual([1]);
+  });
+
+  it('breaks ties toward the larger bonus (the older execution)', () => {
+    const c = candidates([{ mean: [50, 50, 50] }, { mean: [50, 50, 50], bonus: 0.01 }]);
+    expect(chosen(selectSubset(c, { ...params, target: [50, 50, 50] }))).toEqual([1]);
+  });
+
+  it('keeps a reserve when the next tick would otherwise be empty', () => {
+    const c = candidates([{ mean: [50, 50, 50] }, { mean: [50, 50, 50] }]);
+    // Target 80: taking both (100) misses by 25 %, taking one (50) by 37.5 %; with a high chance of
+    // no arrival next tick, leaving one for it is better.
+    expect(chosen(selectSubset(c, { ...params, target: [80, 80, 80] }))).toEqual([0, 1]);
+    expect(chosen(selectSubset(c, { ...params, reserve: 0.8, target: [80, 80, 80] }))).toHaveLength(1);
+  });
+
+  it('takes nothing when there is nothing to aim at', () => {
+    const c = candidates([{ mean: [50, 50, 50] }]);
+    expect(chosen(selectSubset(c, { ...params, target: [0, 0, 0] }))).toEqual([]);
+  });
+});
