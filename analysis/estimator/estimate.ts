@@ -1,0 +1,75 @@
+/**
+ * One estimation: the sufficient statistics from ClickHouse (blocks.ts), the solve (solve.ts), and
+ * prior-only rows for queries that have run but have no window in the regression yet (they ran
+ * after the settle horizon): they exist, so the scheduler gets an explicit "prior" for them with 0
+ * observations. Reads stored executions and windows only; never ground truth.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '../../common/logger.js';
+import { collectStats, type CollectResult } from './blocks.js';
+import { solveCosts, Z95, type CostSolution, type QueryEstimate } from './solve.js';
+import { timeSlicer } from './pause.js';
+import type { TotalMethod } from './sql.js';
+import type { Triple } from './stats.js';
+
+export interface EstimatorOptions {
+  method: TotalMethod;
+  blockWindows: number;
+  settleMs: number;
+  blocksPerInsert: number;
+  denseLimit: number;
+  minPriorQueries: number;
+}
+
+export interface EstimateResult {
+  /** Names the model and the total reconstruction, e.g. `ridge-eb/bounds`. */
+  method: string;
+  solution: CostSolution;
+  horizon: CollectResult['horizon'];
+  blocks: CollectResult['blocks'];
+  timings: { collectMs: number; solveMs: number; steps: CollectResult['timings'] };
+}
+
+export async function estimateCosts(
+  client: ClickHouseClient,
+  params: { database: string; options: EstimatorOptions; version: number; incremental: boolean; logger: Logger },
+): Promise<EstimateResult> {
+  const { options } = params;
+  const started = performance.now();
+  const collected = await collectStats(client, {
+    database: params.database,
+    method: options.method,
+    blockWindows: options.blockWindows,
+    settleMs: options.settleMs,
+    blocksPerInsert: options.blocksPerInsert,
+    incremental: params.incremental,
+    version: params.version,
+    logger: params.logger,
+  });
+  const collectedAt = performance.now();
+  const solution = await solveCosts(
+    collected.stats,
+    { denseLimit: options.denseLimit, minPriorQueries: options.minPriorQueries },
+    timeSlicer(),
+  );
+  if (solution.estimates.length > 0) {
+    for (const queryId of [...collected.recentQueries.keys()].sort()) {
+      solution.estimates.push(priorEstimate(queryId, solution.prior));
+    }
+  }
+  return {
+    method: `ridge-eb/${options.method}`,
+    solution,
+    horizon: collected.horizon,
+    blocks: collected.blocks,
+    timings: { collectMs: collectedAt - started, solveMs: performance.now() - collectedAt, steps: collected.timings },
+  };
+}
+
+/** The estimate of a query without observations: the prior, with its spread as uncertainty. */
+export function priorEstimate(queryId: string, prior: CostSolution['prior']): QueryEstimate {
+  const { mean, sd } = prior;
+  const lower = mean.map((m, r) => Math.max(0, m - Z95 * sd[r]!)) as Triple;
+  const upper = mean.map((m, r) => m + Z95 * sd[r]!) as Triple;
+  return { queryId, mean: [...mean], sd: [...sd], lower, upper, observations: 0, windows: 0, prior: true };
+}

@@ -1,0 +1,55 @@
+/**
+ * The analysis component: per-query cost estimation by regression (SQL in ClickHouse, a small solve
+ * here), the periodic job that versions and announces the estimates, and the reader the scheduler
+ * uses. Other components import from here only.
+ */
+export {
+  type EstimatesAnnouncement,
+  estimatesChannel,
+  publishEstimates,
+  subscribeEstimates,
+  type EstimatesSubscription,
+} from './announce.js';
+export { AnalysisClosedError, AnalysisRunError, LockLostError, SolveError } from './errors.js';
+export { estimateCosts, priorEstimate, type EstimateResult, type EstimatorOptions } from './estimator/estimate.js';
+export { collectStats, layoutOf, type CollectOptions, type CollectResult } from './estimator/blocks.js';
+export { solveCosts, Z95, type CostSolution, type QueryEstimate, type SolveOptions } from './estimator/solve.js';
+export { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';
+export type { SufficientStats } from './estimator/stats.js';
+export {
+  loadLatestEstimates,
+  type LatestEstimates,
+  type LoadedEstimate,
+  type ResourceValues,
+} from './estimates-reader.js';
+export {
+  ClickHouseEstimatesSink,
+  estimateRows,
+  versionRow,
+  type EstimateRow,
+  type EstimatesSink,
+  type VersionRow,
+} from './estimates-writer.js';
+export {
+  JOB_SCHEDULER_ID,
+  QUEUE_ANALYSIS,
+  startAnalysis,
+  type AnalysisHandle,
+  type AnalysisStats,
+  type RunResult,
+  type StartAnalysisParams,
+} from './job.js';
+export { RedisLock, type HeldLock } from './lock.js';
+export {
+  analysisOptions,
+  analysisSettings,
+  compileAnalysisOptions,
+  compileEstimatorOptions,
+  estimatorOptions,
+  estimatorSettings,
+  type AnalysisOptions,
+  type AnalysisSettingValues,
+  type EstimatorSettingValues,
+} from './options.js';
+export { runEstimation, type RunOutcome, type RunParams } from './run.js';
+export { nextVersion } from './version.js';
