@@ -16,7 +16,8 @@
  *    run at 1 000 queries, growing as n³), conjugate gradients above;
  *  - lock 60 s time to live, renewed every 20 s while a run is going.
  */
-import { integer, oneOf, text, toggle, type SettingValues } from '../common/settings.js';
+import { redisSettings } from '../common/redis-settings.js';
+import { integer, oneOf, toggle, type SettingValues } from '../common/settings.js';
 import type { EstimatorOptions } from './estimator/estimate.js';
 import { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';
 
@@ -38,7 +39,7 @@ export const estimatorSettings = {
     doc: 'Windows per stored block of regression statistics; only changed blocks are recomputed.',
   }),
   settleMs: integer({
-    flag: '--settle-ms',
+    flag: '--estimator-settle-ms',
     env: 'ANALYSIS_SETTLE_MS',
     default: 10_000,
     min: 0,
@@ -73,24 +74,9 @@ export const estimatorSettings = {
 
 /** The periodic job's settings. */
 export const analysisSettings = {
-  redisUrl: text({
-    flag: '--redis-url',
-    env: 'REDIS_URL',
-    default: 'redis://127.0.0.1:6379',
-    pattern: /^rediss?:\/\/\S+$/,
-    rule: 'must be a redis:// or rediss:// URL',
-    doc: 'Redis that holds the job queue, the lock and the announcement channel.',
-  }),
-  prefix: text({
-    flag: '--redis-prefix',
-    env: 'REDIS_PREFIX',
-    default: 'spike',
-    pattern: /^[A-Za-z0-9_.-]{1,100}$/,
-    rule: 'must be 1–100 letters, digits, _ . or -',
-    doc: 'Key prefix of the queue, the lock and the `<prefix>:estimates` channel.',
-  }),
+  ...redisSettings,
   intervalMs: integer({
-    flag: '--interval-ms',
+    flag: '--analysis-interval-ms',
     env: 'ANALYSIS_INTERVAL_MS',
     default: 30_000,
     min: 100,
@@ -98,13 +84,13 @@ export const analysisSettings = {
     doc: 'How often the estimation runs (a BullMQ job scheduler shared by every instance).',
   }),
   delayFirstRun: toggle({
-    flag: '--delay-first-run',
+    flag: '--analysis-delay-first-run',
     env: 'ANALYSIS_DELAY_FIRST_RUN',
     default: false,
     doc: 'Wait one interval before the first run (by default an estimation runs as soon as the job starts).',
   }),
   lockTtlMs: integer({
-    flag: '--lock-ttl-ms',
+    flag: '--analysis-lock-ttl-ms',
     env: 'ANALYSIS_LOCK_TTL_MS',
     default: 60_000,
     min: 1000,
@@ -112,7 +98,7 @@ export const analysisSettings = {
     doc: 'Time to live of the run lock (renewed every third of it); bounds how long a killed run blocks the next.',
   }),
   shutdownTimeoutMs: integer({
-    flag: '--shutdown-timeout-ms',
+    flag: '--analysis-shutdown-timeout-ms',
     env: 'ANALYSIS_SHUTDOWN_TIMEOUT_MS',
     default: 30_000,
     min: 0,

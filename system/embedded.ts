@@ -3,15 +3,19 @@
  * The components still talk only through their contracts — the database's hooks and HTTP API,
  * Redis (BullMQ queues) and ClickHouse — exactly as they do when each runs as its own process;
  * this file only starts them in order and stops them in the reverse order, so nothing is lost:
- *   start: ClickHouse + migrations → ingest → read-only SQL endpoint → database + capture
+ *   start: ClickHouse + migrations → ingest → read-only SQL endpoint → analysis (+ reports) →
+ *          database + capture
  *   stop:  ticks stop → capture drains its outbox to Redis → ingest stores what is in flight →
- *          endpoints close → ClickHouse closes.
+ *          analysis finishes its run → endpoints close → ClickHouse closes.
  */
 import type { Logger } from '../common/logger.js';
 import { createClickHouse, type ClickHouseOptions } from '../clickhouse/client.js';
 import { migrate } from '../clickhouse/migrate.js';
 import { startQueryService, type QueryService } from '../clickhouse/query-service.js';
 import { startIngest, type IngestHandle, type IngestOptions } from '../ingest/index.js';
+import { startAnalysis, type AnalysisHandle, type AnalysisOptions } from '../analysis/index.js';
+import { preloadReportLibraries, writeReports } from '../analysis/reports/index.js';
+import { queryReadOnly } from '../clickhouse/read-only.js';
 import { startCapture, type Capture, type CaptureOptions } from '../server/capture/index.js';
 import type { SimulationOptions } from '../server/options.js';
 import { startServer, type RunningServer } from '../server/server.js';
@@ -22,13 +26,17 @@ export interface EmbeddedOptions {
   capture: CaptureOptions;
   clickhouse: ClickHouseOptions;
   ingest: IngestOptions;
+  analysis: AnalysisOptions;
   queryPort: number;
+  /** Where reports are written after each analysis run; null: no reports. */
+  reportsDir: string | null;
 }
 
 export interface EmbeddedSystem {
   server: RunningServer;
   capture: Capture;
   ingest: IngestHandle;
+  analysis: AnalysisHandle;
   query: QueryService;
   close(): Promise<void>;
 }
@@ -41,6 +49,30 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
   // rest of that client's session, so `readonly = 1` on a shared client would stop the ingest inserts.
   const readOnlyClient = createClickHouse(o.clickhouse.target);
   const query = await startQueryService({ client: readOnlyClient, port: o.queryPort, logger });
+  // Analysis writes estimates through a client of its own too, so its session settings never touch
+  // the ingest inserts'. Reports read through the read-only client.
+  const analysisClient = createClickHouse(o.clickhouse.target);
+  const reportsDir = o.reportsDir;
+  if (reportsDir) await preloadReportLibraries(); // seconds of loading, before the first tick rather than during
+  const analysis = startAnalysis({
+    clickhouse: analysisClient,
+    database: o.clickhouse.database,
+    options: o.analysis,
+    logger,
+    ...(reportsDir
+      ? {
+          afterRun: async () => {
+            const files = await writeReports({
+              query: (sql) => queryReadOnly(readOnlyClient, sql),
+              database: o.clickhouse.database,
+              outDir: reportsDir,
+              logger,
+            });
+            logger.info({ files }, 'report written');
+          },
+        }
+      : {}),
+  });
   let capture: Capture | undefined;
   const server = await startServer({
     simulation: o.simulation,
@@ -52,7 +84,7 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
       const c = capture;
       return {
         afterTick: () => void c.commit(),
-        stats: () => ({ capture: c.stats(), ingest: ingest.stats() }),
+        stats: () => ({ capture: c.stats(), ingest: ingest.stats(), analysis: analysis.stats() }),
       };
     },
   });
@@ -62,15 +94,18 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
     server,
     capture: started,
     ingest,
+    analysis,
     query,
     close() {
       closing ??= (async () => {
         server.driver.stop();
         const captured = await started.close();
         const ingested = await ingest.close();
+        await analysis.close();
         await server.close();
         await query.close();
         await readOnlyClient.close();
+        await analysisClient.close();
         await clickhouse.close();
         logger.info({ capture: captured, ingest: ingested, stats: server.db.stats() }, 'stopped');
       })();

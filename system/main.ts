@@ -8,6 +8,7 @@ import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
 import { compileClickHouseOptions } from '../clickhouse/client.js';
 import { compileIngestOptions } from '../ingest/options.js';
+import { compileAnalysisOptions } from '../analysis/options.js';
 import { compileCaptureOptions } from '../server/capture/options.js';
 import { compileSimulationOptions } from '../server/options.js';
 import { startEmbedded, type EmbeddedOptions } from './embedded.js';
@@ -19,7 +20,7 @@ const program = buildProgram(
   'The simulated database, capture into ClickHouse and the rest of the pipeline, in one process.',
   ...Object.values(specs),
 );
-const [simulation, server, redis, capture, clickhouse, ingest, system] = parseCommandLine(
+const [simulation, server, redis, capture, clickhouse, ingest, analysis, system] = parseCommandLine(
   program,
   process.argv.slice(2),
   process.env,
@@ -29,6 +30,7 @@ const [simulation, server, redis, capture, clickhouse, ingest, system] = parseCo
   specs.capture,
   specs.clickhouse,
   specs.ingest,
+  specs.analysis,
   specs.system,
 );
 
@@ -40,7 +42,9 @@ try {
     capture: compileCaptureOptions({ ...capture, ...redis }),
     clickhouse: compileClickHouseOptions(clickhouse),
     ingest: compileIngestOptions({ ...ingest, ...redis }),
+    analysis: compileAnalysisOptions({ ...analysis, ...redis }),
     queryPort: system.queryPort,
+    reportsDir: system.noReports ? null : system.reportsDir,
   };
 } catch (error) {
   if (error instanceof ConfigError) exitWithUsageError(error);

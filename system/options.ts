@@ -4,7 +4,8 @@
  * declaration; this file only lists which ones `npm start` takes.
  */
 import { redisSettings } from '../common/redis-settings.js';
-import { integer, type SettingValues } from '../common/settings.js';
+import { integer, text, toggle, type SettingValues } from '../common/settings.js';
+import { analysisSettings } from '../analysis/options.js';
 import { clickhouseSettings } from '../clickhouse/client.js';
 import { ingestSettings } from '../ingest/options.js';
 import { captureSettings } from '../server/capture/options.js';
@@ -19,12 +20,26 @@ export const systemSettings = {
     max: 65535,
     doc: 'Port of the read-only SQL endpoint on 127.0.0.1 (used by npm run sql / verify / report).',
   }),
+  reportsDir: text({
+    flag: '--reports-dir',
+    env: 'REPORTS_DIR',
+    default: './reports',
+    maxLength: 4096,
+    doc: 'Where the periodic analysis writes the HTML report after each run.',
+  }),
+  noReports: toggle({
+    flag: '--without-reports',
+    env: 'WITHOUT_REPORTS',
+    default: false,
+    doc: 'Do not write reports after analysis runs.',
+  }),
 };
 
 /** Every spec `npm start` reads, in one list; shared Redis settings appear once. */
 export function embeddedSpecs() {
   const { redisUrl: _u, prefix: _p, ...ingestOwn } = ingestSettings;
   const { redisUrl: _u2, prefix: _p2, ...captureOwn } = captureSettings;
+  const { redisUrl: _u3, prefix: _p3, ...analysisOwn } = analysisSettings;
   return {
     simulation: simulationSettings,
     server: serverSettings,
@@ -32,6 +47,7 @@ export function embeddedSpecs() {
     capture: captureOwn,
     clickhouse: clickhouseSettings,
     ingest: ingestOwn,
+    analysis: analysisOwn,
     system: systemSettings,
   };
 }

@@ -106,8 +106,8 @@ describe('analysis/main.ts', () => {
   }, 60_000);
 
   it('refuses a bad setting with exit code 2, naming it', async () => {
-    const r = await runCli('analysis/main.ts', ['--interval-ms', '5']);
+    const r = await runCli('analysis/main.ts', ['--analysis-interval-ms', '5']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--interval-ms');
+    expect(r.stderr).toContain('--analysis-interval-ms');
   });
 });
