@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { SettingSpecs } from '../common/settings.js';
 import { serverSettings, simCliSettings, simulationSettings } from '../server/options.js';
 import { embeddedSpecs } from '../system/options.js';
+import { reportCliSettings } from '../analysis/reports/options.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
@@ -15,6 +16,7 @@ describe('README', () => {
     ['server', serverSettings],
     ['sim CLI', simCliSettings],
     ...Object.entries(embeddedSpecs()),
+    ['report CLI', reportCliSettings],
   ] as [string, SettingSpecs][])('documents every %s flag and environment variable', (_name, specs) => {
     for (const spec of Object.values(specs)) {
       if (spec.flag) expect(readme, spec.flag).toContain(`\`${spec.flag}\``);
