@@ -1,0 +1,109 @@
+/**
+ * One of the product's components running as its own process, the way compose runs it:
+ * `node --import tsx <entry>` (node itself, not the tsx wrapper, so that a SIGKILL hits the process
+ * that holds the jobs and files; killing the wrapper would leave its node child running). Keeps the
+ * process's pino log lines so a test can wait for one and read the counters it logs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT } from '../../helpers/run-cli.js';
+
+export class ServiceTimeoutError extends Error {
+  override readonly name = 'ServiceTimeoutError';
+}
+
+/** A parsed pino line: `msg` plus whatever the component logged with it. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class ServiceProcess {
+  readonly child: ChildProcess;
+  private output = '';
+  private readonly exit: Promise<ExitStatus>;
+
+  constructor(
+    readonly name: string,
+    entry: string,
+    args: string[],
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d: Buffer) => (this.output += d.toString());
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Everything the process printed so far. */
+  get log(): string {
+    return this.output;
+  }
+
+  /** The JSON log lines whose `msg` is `msg`. */
+  lines(msg: string): LogLine[] {
+    const found: LogLine[] = [];
+    for (const line of this.output.split('\n')) {
+      if (!line.startsWith('{') || !line.includes(msg)) continue;
+      try {
+        const parsed = JSON.parse(line) as LogLine;
+        if (parsed.msg === msg) found.push(parsed);
+      } catch {
+        // a line cut by the buffer boundary or not JSON: not a log record
+      }
+    }
+    return found;
+  }
+
+  /** Resolves with the first log line with this `msg`; rejects if the process exits or time runs out. */
+  async waitForLog(msg: string, timeoutMs = 30_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines(msg)[0];
+      if (line) return line;
+      if (!this.alive) throw new ServiceTimeoutError(`${this.name} exited before logging "${msg}":\n${this.tail()}`);
+      if (Date.now() > deadline) {
+        throw new ServiceTimeoutError(`${this.name} did not log "${msg}" within ${timeoutMs} ms:\n${this.tail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.alive) this.child.kill(signal);
+  }
+
+  exited(): Promise<ExitStatus> {
+    return this.exit;
+  }
+
+  /** Sends `signal` and waits for the exit; SIGKILL after `timeoutMs` so a test never hangs. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000): Promise<ExitStatus> {
+    this.kill(signal);
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The last lines of output, for failure messages. */
+  tail(lines = 40): string {
+    return this.output.split('\n').slice(-lines).join('\n');
+  }
+}
