@@ -2,14 +2,15 @@
  * Every option of an ingest worker, declared once (flag, environment variable, default, rule), and
  * compiled into `IngestOptions`: no optional fields, durations in milliseconds.
  *
- * The defaults: a batch of up to 2 500 rows or 200 ms, whichever comes first, and up to 5 000 jobs
+ * The defaults: a batch of up to 500 rows or 200 ms, whichever comes first, and up to 1 000 jobs
  * in flight, so that the next batch fills while the previous one is being stored (a job is in flight
  * from the moment the worker takes it until its row is stored: in-flight jobs ≈ arrival rate ×
- * (flush interval + insert time)). More in flight is not faster: BullMQ removes a finished job from
- * its Redis `active` list with LREM, which scans the list, so each completion costs O(jobs in flight)
- * in Redis, and every in-flight job is a live object for Node's GC. On the 2-core build machine
- * (shared, loaded) 5 000 / 2 500 did best: ~6 000 single-record jobs/s against ~4 500 for
- * 10 000 / 5 000 and ~2 200 for 1 000 / 500.
+ * (flush interval + insert time)). Why not more: BullMQ 6's worker fetches jobs one round trip at
+ * a time and starts processing only once it holds `concurrency` jobs or the queue is empty, so with
+ * 5 000 and single-record jobs arriving at ~700/s it stalled for seconds (and with short locks the
+ * locks expired before processing began) — found by the end-to-end fault test. Each completion also
+ * scans the `active` list (LREM), so its cost grows with jobs in flight. Heavy load travels as
+ * per-tick group jobs (RELAY_GROUP_ABOVE), a few per second, so throughput does not need more.
  */
 import { ConfigError } from '../common/errors.js';
 import { redisSettings } from '../common/redis-settings.js';
@@ -20,7 +21,7 @@ export const ingestSettings = {
   batchSize: integer({
     flag: '--ingest-batch-size',
     env: 'INGEST_BATCH_SIZE',
-    default: 2500,
+    default: 500,
     min: 1,
     max: 1_000_000,
     doc: 'Rows per ClickHouse insert at most; a full batch is inserted at once.',
@@ -36,7 +37,7 @@ export const ingestSettings = {
   concurrency: integer({
     flag: '--ingest-concurrency',
     env: 'INGEST_CONCURRENCY',
-    default: 5000,
+    default: 1000,
     min: 1,
     max: 1_000_000,
     doc: 'Execution jobs in flight per worker (waiting for their batch to be stored); at least 2 × batch size to keep inserts back to back.',

@@ -81,6 +81,7 @@ export class RedisLink {
     this.since = Date.now();
     const log = { redis: state, previous, lastError: this.lastError };
     if (state === 'connected') this.options.logger.info(log, 'redis connected');
+    else if (state === 'closed') this.options.logger.info(log, 'redis connection closed');
     else if (previous === 'connected') this.options.logger.warn(log, 'redis connection lost');
     else this.options.logger.debug(log, 'redis state');
     for (const listener of this.listeners) listener(state);

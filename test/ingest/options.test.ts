@@ -8,10 +8,10 @@ describe('ingest options', () => {
     const o = compileIngestOptions(loadSettings(ingestSettings, { env: {} }));
     expect(o).toEqual({
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'spike' },
-      batch: { maxSize: 2500, flushMs: 200, insertConcurrency: 2 },
+      batch: { maxSize: 500, flushMs: 200, insertConcurrency: 2 },
       retry: { baseMs: 100, maxMs: 10_000, maxAttempts: 5 },
       worker: {
-        concurrency: 5000,
+        concurrency: 1000,
         lockMs: 30_000,
         stalledIntervalMs: 15_000,
         maxStalledCount: 20,
