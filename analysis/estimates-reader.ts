@@ -6,6 +6,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { InvalidArgumentError } from '../common/errors.js';
 import { IDENTIFIER } from '../clickhouse/client.js';
+import type { EstimateRow } from './estimates-writer.js';
 
 export interface ResourceValues {
   cpu: number;
@@ -35,23 +36,10 @@ export interface LatestEstimates {
   prior: ResourceValues & { sd: ResourceValues };
 }
 
-interface Row {
-  query_id: string;
-  cpu: number;
-  io: number;
-  memory: number;
-  cpu_sd: number;
-  io_sd: number;
-  memory_sd: number;
-  cpu_lower: number;
-  cpu_upper: number;
-  io_lower: number;
-  io_upper: number;
-  memory_lower: number;
-  memory_upper: number;
+/** The columns read back: a row of `estimates` as `estimates-writer.ts` defines it (64-bit counts may come back as text). */
+type Row = Omit<EstimateRow, 'version' | 'computed_at' | 'observations' | 'windows' | 'method'> & {
   observations: number | string;
-  prior: number;
-}
+};
 
 interface VersionInfo {
   version: number | string;
