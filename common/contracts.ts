@@ -209,3 +209,39 @@ export interface DeadLetterJobData {
   reason: string;
   failedAt: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The queued-events stream between the server and the scheduler (a Redis Stream, capped). The
+// server appends every queued event of a tick, then one `tick-end` entry, in one round trip after
+// the tick; the scheduler reads it with a consumer group. The stream is a fast path, not a record:
+// entries may be lost while Redis is down (the scheduler then rebuilds from `GET /queued`).
+
+/** Stream key of the queued events, under the run's prefix. */
+export function queuedStreamKey(prefix: string): string {
+  return `${prefix}:queued`;
+}
+
+/** The scheduler's consumer group on the queued stream (one scheduler per database). */
+export const SCHEDULER_GROUP = 'scheduler';
+
+/** Field of a stream entry that holds its JSON body. */
+export const STREAM_FIELD = 'e';
+
+/** Closes a tick in the stream: every queued event of `tick` precedes it. */
+export interface TickEndEntry {
+  type: 'tick-end';
+  tick: number;
+  /** The next tick the database runs: the scheduler decides for it now. */
+  nextTick: number;
+  /** How many queued entries of this tick precede this one (a gap check for the reader). */
+  queued: number;
+  /** Epoch ms when the server published the tick's entries (the start of the decision latency). */
+  publishedAt: number;
+}
+
+export type QueuedStreamEntry = QueuedEvent | TickEndEntry;
+
+/** Redis key where a scheduler publishes its live figures (JSON, with an expiry) for `GET /stats`. */
+export function schedulerStatsKey(prefix: string): string {
+  return `${prefix}:scheduler:stats`;
+}
