@@ -15,6 +15,12 @@ export { estimateCosts, priorEstimate, type EstimateResult, type EstimatorOption
 export { collectStats, layoutOf, type CollectOptions, type CollectResult } from './estimator/blocks.js';
 export { solveCosts, Z95, type CostSolution, type QueryEstimate, type SolveOptions } from './estimator/solve.js';
 export { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';
+export {
+  WindowStatsAccumulator,
+  windowTotal,
+  type WindowAggregate,
+  type WindowTotal,
+} from './estimator/window-stats.js';
 export type { SufficientStats } from './estimator/stats.js';
 export {
   loadLatestEstimates,
