@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole system in one process, embedded ClickHouse (chDB) under ./data, Redis from
- * REDIS_URL. `--help` lists every setting; a bad one stops it with exit code 2 before anything starts.
+ * REDIS_URL — or, when it does not answer, a private redis-server (system/private-redis.ts).
+ * `--help` lists every setting; a bad one stops it with exit code 2 before anything starts.
  */
-import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import path from 'node:path';
+import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
@@ -13,6 +15,7 @@ import { compileCaptureOptions } from '../server/capture/options.js';
 import { compileSimulationOptions } from '../server/options.js';
 import { startEmbedded, type EmbeddedOptions } from './embedded.js';
 import { embeddedSpecs } from './options.js';
+import { ensureRedis, RedisStartError, RedisUnavailableError } from './private-redis.js';
 
 const specs = embeddedSpecs();
 const program = buildProgram(
@@ -34,37 +37,59 @@ const [simulation, server, redis, capture, clickhouse, ingest, analysis, system]
   specs.system,
 );
 
-let options: EmbeddedOptions;
+const compile = (redisUrl: string): EmbeddedOptions => ({
+  simulation: compileSimulationOptions(simulation, { startTick: 0, startTime: 0 }),
+  server,
+  capture: compileCaptureOptions({ ...capture, ...redis, redisUrl }),
+  clickhouse: compileClickHouseOptions(clickhouse),
+  ingest: compileIngestOptions({ ...ingest, ...redis, redisUrl }),
+  analysis: compileAnalysisOptions({ ...analysis, ...redis, redisUrl }),
+  queryPort: system.queryPort,
+  reportsDir: system.noReports ? null : system.reportsDir,
+});
 try {
-  options = {
-    simulation: compileSimulationOptions(simulation, { startTick: 0, startTime: 0 }),
-    server,
-    capture: compileCaptureOptions({ ...capture, ...redis }),
-    clickhouse: compileClickHouseOptions(clickhouse),
-    ingest: compileIngestOptions({ ...ingest, ...redis }),
-    analysis: compileAnalysisOptions({ ...analysis, ...redis }),
-    queryPort: system.queryPort,
-    reportsDir: system.noReports ? null : system.reportsDir,
-  };
+  compile(redis.redisUrl); // every setting checked (exit 2) before anything starts
 } catch (error) {
   if (error instanceof ConfigError) exitWithUsageError(error);
   throw error;
 }
 
 const logger = createLogger('spike', server.logLevel);
-const running = await startEmbedded(options, logger).catch((err: unknown) => {
+// REDIS_URL, or a private redis-server (append-only, under --private-redis-dir) when it does not answer.
+const privateRedis = await ensureRedis({ url: redis.redisUrl, dir: system.privateRedisDir, logger }).catch(
+  (err: unknown) => {
+    if (!(err instanceof RedisUnavailableError || err instanceof RedisStartError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);
+const options = compile(privateRedis.url);
+const running = await startEmbedded(options, logger).catch(async (err: unknown) => {
   logger.fatal({ err }, 'could not start');
-  process.exit(1);
+  await privateRedis.close().catch(() => undefined);
+  process.exit(EXIT_FAILURE);
 });
+const reportFile = options.reportsDir && path.resolve(options.reportsDir, 'spike-report.html');
 logger.info(
   {
     api: running.server.url,
-    sql: running.query.url,
-    seed: options.simulation.seed,
-    redis: redis.redisUrl,
+    sql: `${running.query.url}/query`,
+    reports: reportFile ?? 'off',
+    redis: privateRedis.url,
+    privateRedis: privateRedis.server ? path.resolve(privateRedis.server.dir) : false,
     prefix: redis.prefix,
+    seed: options.simulation.seed,
   },
-  'system running',
+  `system running: API ${running.server.url}, read-only SQL ${running.query.url}/query (npm run sql), ` +
+    `${reportFile ? `report ${reportFile} (rewritten after each analysis run)` : 'reports off'}, Redis ${privateRedis.url}` +
+    `${privateRedis.server ? ' (private)' : ''}; Ctrl-C stops it`,
 );
 
-onShutdown(logger, () => running.close(), 'unsent records stay in the outbox for the next start');
+onShutdown(
+  logger,
+  async () => {
+    await running.close();
+    await privateRedis.close(); // last: the outbox has drained into it
+  },
+  'unsent records stay in the outbox for the next start',
+);

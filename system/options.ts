@@ -33,6 +33,13 @@ export const systemSettings = {
     default: false,
     doc: 'Do not write reports after analysis runs.',
   }),
+  privateRedisDir: text({
+    flag: '--private-redis-dir',
+    env: 'PRIVATE_REDIS_DIR',
+    default: './data/redis',
+    maxLength: 4096,
+    doc: 'When REDIS_URL does not answer and redis-server is on the PATH: data directory of the private Redis started instead (append-only, free port on 127.0.0.1, stopped on exit).',
+  }),
 };
 
 /** Every spec `npm start` reads, in one list; shared Redis settings appear once. */

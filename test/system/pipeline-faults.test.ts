@@ -26,7 +26,7 @@ import { ClickHouseStore, createClickHouse, type ClickHouseClient } from '../../
 import type { CaptureStats } from '../../server/capture/index.js';
 import type { LedgerRange } from '../../server/ledger.js';
 import { DEFAULT_SIMULATION } from '../../server/options.js';
-import { AofRedis } from './helpers/aof-redis.js';
+import { TestRedis } from '../helpers/redis-server.js';
 import { freePort } from './helpers/free-port.js';
 import { PIPELINE_QUEUES, QueueProbe } from './helpers/queue-probe.js';
 import { replayRun, type RunIdentity } from './helpers/replay-run.js';
@@ -50,7 +50,7 @@ interface ServerRun {
   identity: RunIdentity;
 }
 
-let redis: AofRedis;
+let redis: TestRedis;
 let work: string;
 let outboxDir: string;
 let dataDir: string;
@@ -139,7 +139,7 @@ beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'system-faults-'));
   outboxDir = path.join(work, 'outbox');
   dataDir = path.join(work, 'clickhouse');
-  redis = await AofRedis.start();
+  redis = await TestRedis.start({ persistence: 'aof' });
 });
 
 afterAll(async () => {

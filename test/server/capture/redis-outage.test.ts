@@ -11,14 +11,14 @@ import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../../common/contracts.js';
 import { startCapture, type Capture } from '../../../server/capture/capture.js';
 import type { Database } from '../../../server/database.js';
 import { JobReader, randomPrefix } from './bullmq-jobs.js';
-import { RedisProcess } from './redis-process.js';
+import { TestRedis } from '../../helpers/redis-server.js';
 import { expectExecutionJobs, expectWindowJobs, recordedRun, sleep, waitFor } from './simulation.js';
 
 let dir: string;
-let redis: RedisProcess;
+let redis: TestRedis;
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capture-outage-'));
-  redis = await RedisProcess.start();
+  redis = await TestRedis.start({ persistence: 'none' });
 });
 afterEach(async () => {
   await redis.destroy();
