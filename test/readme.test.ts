@@ -4,6 +4,7 @@ import type { SettingSpecs } from '../common/settings.js';
 import { serverSettings, simCliSettings, simulationSettings } from '../server/options.js';
 import { embeddedSpecs } from '../system/options.js';
 import { reportCliSettings } from '../analysis/reports/options.js';
+import { gatewaySettings } from '../clickhouse/http-gateway.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
@@ -17,6 +18,7 @@ describe('README', () => {
     ['sim CLI', simCliSettings],
     ...Object.entries(embeddedSpecs()),
     ['report CLI', reportCliSettings],
+    ['clickhouse gateway', gatewaySettings],
   ] as [string, SettingSpecs][])('documents every %s flag and environment variable', (_name, specs) => {
     for (const spec of Object.values(specs)) {
       if (spec.flag) expect(readme, spec.flag).toContain(`\`${spec.flag}\``);
