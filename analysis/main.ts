@@ -4,6 +4,7 @@
  * until SIGINT/SIGTERM, then waits for a run in progress (up to the shutdown timeout) and exits.
  * A second signal exits at once (a run cut short never commits: the previous version stays).
  * Run as many as you like against the same Redis prefix: one run at a time across all of them.
+ * With `--reports-dir` (REPORTS_DIR) it writes the HTML report there after each committed run.
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
@@ -15,10 +16,13 @@ import {
   compileClickHouseOptions,
   createClickHouse,
   describeTarget,
+  type ClickHouseClient,
 } from '../clickhouse/client.js';
 import { migrate } from '../clickhouse/migrate.js';
+import { queryReadOnly } from '../clickhouse/read-only.js';
 import { startAnalysis } from './job.js';
-import { analysisSettings, compileAnalysisOptions } from './options.js';
+import { analysisReportSettings, analysisSettings, compileAnalysisOptions } from './options.js';
+import { preloadReportLibraries, writeReports } from './reports/index.js';
 
 const log = createLogger('analysis');
 
@@ -28,8 +32,16 @@ async function main(): Promise<void> {
     'Estimates every query’s cost periodically and publishes versioned estimates.',
     clickhouseSettings,
     analysisSettings,
+    analysisReportSettings,
   );
-  const [ch, an] = parseCommandLine(program, process.argv.slice(2), process.env, clickhouseSettings, analysisSettings);
+  const [ch, an, rep] = parseCommandLine(
+    program,
+    process.argv.slice(2),
+    process.env,
+    clickhouseSettings,
+    analysisSettings,
+    analysisReportSettings,
+  );
   let chOptions, options;
   try {
     chOptions = compileClickHouseOptions(ch);
@@ -42,7 +54,33 @@ async function main(): Promise<void> {
   const clickhouse = createClickHouse(chOptions.target);
   log.info({ clickhouse: describeTarget(chOptions.target), database: chOptions.database }, 'clickhouse opened');
   await migrate(clickhouse, { database: chOptions.database, retentionDays: chOptions.retentionDays, logger: log });
-  const analysis = startAnalysis({ clickhouse, database: chOptions.database, options, logger: log });
+  // Reports read through a client of their own: on chDB a `readonly = 1` stays on the client's session.
+  const reportsDir = rep.reportsDir;
+  let reader: ClickHouseClient | undefined;
+  if (reportsDir) {
+    await preloadReportLibraries(); // seconds of loading, before the first run rather than during
+    reader = createClickHouse(chOptions.target);
+  }
+  const database = chOptions.database;
+  const analysis = startAnalysis({
+    clickhouse,
+    database,
+    options,
+    logger: log,
+    ...(reader && reportsDir
+      ? {
+          afterRun: async () => {
+            const files = await writeReports({
+              query: (sql) => queryReadOnly(reader, sql),
+              database,
+              outDir: reportsDir,
+              logger: log,
+            });
+            log.info({ files }, 'report written');
+          },
+        }
+      : {}),
+  });
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -56,6 +94,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', now);
   process.once('SIGTERM', now);
   await analysis.close();
+  await reader?.close();
   await clickhouse.close();
   log.info(analysis.stats(), 'analysis stopped');
   // Exit explicitly: with Redis unreachable, reconnection loops would keep the process alive.

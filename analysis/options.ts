@@ -17,7 +17,7 @@
  *  - lock 60 s time to live, renewed every 20 s while a run is going.
  */
 import { redisSettings } from '../common/redis-settings.js';
-import { integer, oneOf, toggle, type SettingValues } from '../common/settings.js';
+import { integer, oneOf, text, toggle, type SettingValues } from '../common/settings.js';
 import type { EstimatorOptions } from './estimator/estimate.js';
 import { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';
 
@@ -106,6 +106,20 @@ export const analysisSettings = {
     doc: 'Graceful shutdown: how long to wait for a run in progress.',
   }),
   ...estimatorSettings,
+};
+
+/**
+ * `npm run analysis` alone: where to write the report after each run (in compose, a mounted
+ * folder). Unset: no reports. `npm start` has its own `--reports-dir` (system/options.ts).
+ */
+export const analysisReportSettings = {
+  reportsDir: text({
+    flag: '--reports-dir',
+    env: 'REPORTS_DIR',
+    default: undefined,
+    maxLength: 4096,
+    doc: '`npm run analysis` alone: write the HTML report into this folder after each run; unset: no reports.',
+  }),
 };
 
 export type AnalysisSettingValues = SettingValues<typeof analysisSettings>;

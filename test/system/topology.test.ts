@@ -9,7 +9,7 @@
  * migrations at start through HTTP, the server's executions flow through its outbox, BullMQ and the
  * ingest worker into ClickHouse — every execution of a closed tick range stored and counted once
  * (system/verify.ts, the same check as `npm run verify`) — the analysis job commits an estimates
- * version, and every process stops cleanly on SIGTERM (what `docker compose down` sends).
+ * version and writes the HTML report into its folder, and every process stops cleanly on SIGTERM (what `docker compose down` sends).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -91,6 +91,8 @@ describe('the compose topology as separate processes (one Redis, one ClickHouse 
       ANALYSIS_INTERVAL_MS: '2000',
       // Windows are used once the newest stored execution is 0.5 s past their end (10 s by default).
       ANALYSIS_SETTLE_MS: '500',
+      // Reports into a folder, as compose mounts ./reports.
+      REPORTS_DIR: path.join(work, 'reports'),
     });
     const port = await freePort();
     const server = start('server', 'server/main.ts', [], {
@@ -137,6 +139,10 @@ describe('the compose topology as separate processes (one Redis, one ClickHouse 
     expect(committed.version).toBeDefined();
     expect(await scalar('SELECT count() FROM spike.estimate_versions')).toBeGreaterThanOrEqual(1);
     expect(await scalar('SELECT count() FROM spike.estimates_latest')).toBeGreaterThan(0);
+    // … and writes the report into its folder after the run.
+    await services.analysis!.waitForLog('report written', 30_000);
+    const html = fs.readFileSync(path.join(work, 'reports', 'spike-report.html'), 'utf8');
+    expect(html).toContain('<html');
   }, 40_000);
 
   it('every process stops cleanly on SIGTERM, the gateway last', async () => {
