@@ -161,6 +161,9 @@ export interface DatabaseStats {
   /** The run's tick length and metrics window, so tools can turn ticks into time and windows. */
   tickMs: number;
   metricsWindowTicks: number;
+  /** Ticks an execution waits when nobody delays it, and the largest |delay| one request may ask. */
+  defaultDelay: number;
+  maxDelay: number;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,3 +23,10 @@ export class SchedulerInputError extends SpikeError {
     super('SCHEDULER_INPUT', message);
   }
 }
+
+/** The database's HTTP API did not answer, or answered with an error, where an answer was needed. */
+export class DatabaseUnavailableError extends SpikeError {
+  constructor(message: string) {
+    super('DATABASE_UNAVAILABLE', message);
+  }
+}

@@ -130,6 +130,16 @@ export class Policy implements SchedulingPolicy {
     if (e) e.due = scheduledTick;
   }
 
+  /** The tick the policy believes an execution is scheduled at (undefined if it is not in the plan). */
+  dueOf(executionId: string): number | undefined {
+    return this.plan.get(executionId)?.due;
+  }
+
+  /** Executions in the plan. */
+  get size(): number {
+    return this.plan.size;
+  }
+
   /** Forgets an execution (e.g. `/delay` answered 404: it already ran). */
   forget(executionId: string): void {
     this.plan.remove(executionId);

@@ -279,6 +279,8 @@ export class Database {
       queueLength: this.queue.size,
       tickMs: this.options.tickMs,
       metricsWindowTicks: this.options.metricsWindowTicks,
+      defaultDelay: this.options.defaultDelay,
+      maxDelay: this.options.maxDelay,
     };
   }
 }

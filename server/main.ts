@@ -63,7 +63,10 @@ const server = await startServer({
     : (db) => {
         const c = startCapture({ db, logger, ...captureOptions });
         capture = c;
-        return { afterTick: () => void c.commit(), stats: () => ({ capture: c.stats() }) };
+        return {
+          afterTick: (tick) => void c.afterTick(tick),
+          stats: () => ({ capture: c.stats(), scheduler: c.schedulerStats() }),
+        };
       },
 });
 

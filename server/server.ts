@@ -10,6 +10,7 @@ import { createApi } from './api.js';
 import { Database } from './database.js';
 import type { SimulationOptions } from './options.js';
 import { RealtimeDriver, type DriverState } from './realtime-driver.js';
+import { SchedulingMonitor } from './scheduling-monitor.js';
 
 export interface ServerOptions {
   simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
@@ -21,7 +22,7 @@ export interface ServerOptions {
    * `afterTick` runs after every tick, before the next one: the capture layer commits its outbox
    * there. `stats` sections are merged into `GET /stats`.
    */
-  attach?: (db: Database) => { afterTick?: () => void; stats?: () => Record<string, unknown> };
+  attach?: (db: Database) => { afterTick?: (tick: number) => void; stats?: () => Record<string, unknown> };
 }
 
 export interface RunningServer {
@@ -38,13 +39,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const tickMs = o.simulation.tickMs;
   const startTick = Math.floor(Date.now() / tickMs) + 1;
   const db = new Database({ ...o.simulation, startTick, startTime: startTick * tickMs });
+  const scheduling = new SchedulingMonitor(db.hooks);
   const attached = o.attach?.(db) ?? {};
   const afterTick = attached.afterTick;
   const driver = new RealtimeDriver(
     afterTick
       ? () => {
           db.tick();
-          afterTick();
+          afterTick(db.currentTick - 1);
         }
       : () => db.tick(),
     {
@@ -56,6 +58,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     logger: o.logger,
     extraStats: () => ({
       driver: { state: driver.state, lagTicks: driver.lag(), worstLagMs: Math.round(driver.worstLagMs) },
+      scheduling: scheduling.figures(),
       ...attached.stats?.(),
     }),
   });

@@ -4,18 +4,19 @@
  * committed records to BullMQ in the background. The tick path never touches Redis.
  */
 import type { JobsOptions } from 'bullmq';
-import type { ExecutedEvent, WindowEvent } from '../../common/contracts.js';
+import type { ExecutedEvent, QueuedEvent, WindowEvent } from '../../common/contracts.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Hook } from '../hook.js';
 import { BullmqSink } from './bullmq-sink.js';
 import { DEFAULT_CAPTURE, type CaptureOptions } from './options.js';
 import { Outbox, type OutboxStats } from './outbox.js';
+import { QueuedStream, type QueuedStreamStats } from './queued-stream.js';
 import { RedisLink, type RedisLinkStats } from './redis-link.js';
 import { Relay, type RelayStats } from './relay.js';
 
-/** What capture needs of the database: its two lossless hooks. */
+/** What capture needs of the database: its lossless hooks (queued: for the scheduler's stream). */
 export interface CapturedDatabase {
-  hooks: { executed: Hook<ExecutedEvent>; window: Hook<WindowEvent> };
+  hooks: { executed: Hook<ExecutedEvent>; window: Hook<WindowEvent>; queued?: Hook<QueuedEvent> };
 }
 
 export type StartCaptureParams = Partial<CaptureOptions> & {
@@ -26,6 +27,7 @@ export type StartCaptureParams = Partial<CaptureOptions> & {
 };
 
 export interface CaptureStats {
+  queuedStream: QueuedStreamStats | null;
   outbox: OutboxStats;
   relay: RelayStats;
   redis: RedisLinkStats;
@@ -34,7 +36,14 @@ export interface CaptureStats {
 export interface Capture {
   /** Writes and fdatasyncs this tick's records; call once after each `db.tick()`. Returns how many. */
   commit(): number;
+  /**
+   * What the server calls after tick `tick`: publishes the tick's queued events to the scheduler's
+   * stream (without waiting), then commits the outbox. Returns the records committed.
+   */
+  afterTick(tick: number): number;
   stats(): CaptureStats;
+  /** The scheduler's latest figures, as it publishes them in Redis (null when none runs). */
+  schedulerStats(): unknown;
   /**
    * Commits what was appended, lets the relay send for up to `drainTimeoutMs`, then stops it and
    * closes Redis and the outbox. Unsent records stay on disk for the next start. Stop ticking
@@ -83,8 +92,28 @@ export function startCapture(params: StartCaptureParams): Capture {
     tickExecutions.push(e);
   });
   db.hooks.window.add((w) => outbox.append(w));
+  const stream =
+    db.hooks.queued && options.queuedStreamMaxLen > 0
+      ? new QueuedStream(
+          db.hooks.queued,
+          {
+            redisUrl: options.redisUrl,
+            prefix: options.prefix,
+            maxLen: options.queuedStreamMaxLen,
+            backoffMinMs: options.backoffMinMs,
+            backoffMaxMs: options.backoffMaxMs,
+            statsPollMs: 1000,
+          },
+          logger,
+        )
+      : undefined;
   relay.start();
-  const stats = (): CaptureStats => ({ outbox: outbox.stats(), relay: relay.stats(), redis: link.stats() });
+  const stats = (): CaptureStats => ({
+    queuedStream: stream?.stats() ?? null,
+    outbox: outbox.stats(),
+    relay: relay.stats(),
+    redis: link.stats(),
+  });
   // State changes are logged where they happen; a growing backlog is logged on a timer, so an
   // outage shows in the logs with its size and age, not only its start and end.
   const backlogLog = setInterval(() => {
@@ -111,7 +140,13 @@ export function startCapture(params: StartCaptureParams): Capture {
       appendExecutions();
       return outbox.commit();
     },
+    afterTick: (tick) => {
+      stream?.endTick(tick);
+      appendExecutions();
+      return outbox.commit();
+    },
     stats,
+    schedulerStats: () => stream?.schedulerStats() ?? null,
     close() {
       closing ??= (async () => {
         clearInterval(backlogLog);
@@ -121,6 +156,7 @@ export function startCapture(params: StartCaptureParams): Capture {
         } finally {
           await relay.stop(options.drainTimeoutMs);
           sink.close();
+          await stream?.close();
           await link.close();
           outbox.close();
         }

@@ -114,6 +114,14 @@ export const captureSettings = {
     max: 1_000_000,
     doc: 'A tick with more executions than this sends them as one job (id tick-<n>) instead of one job per execution.',
   }),
+  queuedStreamMaxLen: integer({
+    flag: '--queued-stream-max-len',
+    env: 'QUEUED_STREAM_MAX_LEN',
+    default: 100_000,
+    min: 0,
+    max: 100_000_000,
+    doc: 'Approximate cap on the Redis Stream of queued events the scheduler reads (older entries are trimmed); 0 publishes nothing.',
+  }),
   ...redisSettings,
 };
 
@@ -135,6 +143,8 @@ export interface CaptureOptions {
   keepFailed: number;
   /** Executions per tick above which they travel as one group job. */
   groupAbove: number;
+  /** Cap of the queued-events stream; 0: not published. */
+  queuedStreamMaxLen: number;
   redisUrl: string;
   prefix: string;
 }
@@ -163,6 +173,7 @@ export function compileCaptureOptions(v: CaptureSettingValues): CaptureOptions {
     keepCompleted: v.keepCompleted,
     keepFailed: v.keepFailed,
     groupAbove: v.groupAbove,
+    queuedStreamMaxLen: v.queuedStreamMaxLen,
     redisUrl: v.redisUrl,
     prefix: v.prefix,
   };

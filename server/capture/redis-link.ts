@@ -14,6 +14,8 @@ export interface RedisLinkOptions {
   backoffMinMs: number;
   backoffMaxMs: number;
   logger: Logger;
+  /** Shown by `CLIENT LIST`; default `spike-relay`. */
+  connectionName?: string;
 }
 
 export interface RedisLinkStats {
@@ -41,7 +43,7 @@ export class RedisLink {
       // aborted by ioredis when the socket closes and the relay re-sends them.
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(options.backoffMinMs * 2 ** Math.min(times - 1, 20), options.backoffMaxMs),
-      connectionName: 'spike-relay',
+      connectionName: options.connectionName ?? 'spike-relay',
     });
     this.client.on('ready', () => {
       this.readyCount++;

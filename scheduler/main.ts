@@ -1,0 +1,74 @@
+/**
+ * `npm run scheduler`: the live scheduler on its own. Reads the queued-events stream from Redis,
+ * the latest estimates from ClickHouse, and sends `POST /delay` to the database at SERVER_URL.
+ * Stops on SIGINT/SIGTERM after the decisions in flight. A restart rebuilds its plan from
+ * `GET /queued`, so it may be killed at any moment.
+ *
+ * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
+ */
+import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { redisSettings } from '../common/redis-settings.js';
+import { onShutdown } from '../common/shutdown.js';
+import {
+  clickhouseSettings,
+  compileClickHouseOptions,
+  createClickHouse,
+  describeTarget,
+} from '../clickhouse/client.js';
+import { migrate } from '../clickhouse/migrate.js';
+import { clickHouseEstimates } from './estimate-source.js';
+import { policySettings } from './options.js';
+import { startScheduler } from './service.js';
+import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
+
+const log = createLogger('scheduler');
+const program = buildProgram(
+  'scheduler',
+  'Schedules the database’s queued executions in real time to keep CPU, I/O and memory level.',
+  policySettings,
+  schedulerServiceSettings,
+  redisSettings,
+  clickhouseSettings,
+);
+const [policy, service, redis, ch] = parseCommandLine(
+  program,
+  process.argv.slice(2),
+  process.env,
+  policySettings,
+  schedulerServiceSettings,
+  redisSettings,
+  clickhouseSettings,
+);
+let options, chOptions;
+try {
+  options = { ...compileServiceOptions({ ...service, ...redis }), serverUrl: service.serverUrl };
+  chOptions = compileClickHouseOptions(ch);
+} catch (error) {
+  if (error instanceof ConfigError) exitWithUsageError(error);
+  throw error;
+}
+
+try {
+  const clickhouse = createClickHouse(chOptions.target);
+  log.info({ clickhouse: describeTarget(chOptions.target) }, 'clickhouse opened');
+  await migrate(clickhouse, { database: chOptions.database, retentionDays: chOptions.retentionDays, logger: log });
+  const scheduler = await startScheduler({
+    options,
+    policy,
+    estimates: clickHouseEstimates(clickhouse, chOptions.database),
+    logger: log,
+  });
+  onShutdown(log, async () => {
+    await scheduler.close();
+    await clickhouse.close();
+  });
+} catch (error) {
+  if (error instanceof ConfigError) exitWithUsageError(error);
+  log.fatal(
+    { err: error instanceof Error ? { name: error.name, message: error.message } : String(error) },
+    'scheduler failed',
+  );
+  process.exit(EXIT_FAILURE);
+}

@@ -1,0 +1,293 @@
+/**
+ * The live scheduler: reads the queued-events stream, feeds the pure policy, and applies its
+ * decisions with `POST /delay` before the tick they are for runs.
+ *
+ * Per batch read from the stream: queued events go to `policy.onQueued`; the last `tick-end` in the
+ * batch triggers `policy.beforeTick(nextTick)` and its decisions are sent at once, in parallel.
+ * An older tick-end in the same batch, or one published more than a tick ago, is stale (its tick
+ * has most likely run): it is skipped, never acted on late. A gap in the tick-end sequence (entries
+ * lost while Redis was away, or a restart) triggers a rebuild of the plan from `GET /queued`, the
+ * database's truth, so a decision is never based on a guess about where an execution is: this is
+ * what keeps a restarted scheduler from postponing an execution a second time.
+ */
+import { Redis } from 'ioredis';
+import { schedulerStatsKey, type TickEndEntry } from '../common/contracts.js';
+import { ConfigError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { SettingValues } from '../common/settings.js';
+import { subscribeEstimates, type EstimatesSubscription } from '../analysis/announce.js';
+import { DatabaseClient } from './database-client.js';
+import type { Decision } from './decision.js';
+import { SwappableCostModel, type EstimateSource } from './estimate-source.js';
+import { LiveFigures, type DecisionFigures } from './live-figures.js';
+import { compilePolicyOptions, type PolicyOptions, type policySettings } from './options.js';
+import { Policy } from './policy.js';
+import { QueuedReader } from './queued-reader.js';
+import type { SchedulerServiceOptions } from './service-options.js';
+
+export type SchedulerState = 'starting' | 'running' | 'stopping' | 'stopped';
+
+export interface SchedulerFigures extends DecisionFigures {
+  state: SchedulerState;
+  /** Tick-ends skipped because they were stale, rebuilds from `GET /queued`, and their causes. */
+  staleTicks: number;
+  resyncs: number;
+  gaps: number;
+  malformedEntries: number;
+  planSize: number;
+  estimatesVersion: number | null;
+  /** The current window's per-tick level (cpu, io, memory), once a window has started. */
+  level: number[] | null;
+  updatedAt: number;
+}
+
+export interface StartSchedulerParams {
+  options: SchedulerServiceOptions;
+  policy: SettingValues<typeof policySettings>;
+  estimates: EstimateSource;
+  logger: Logger;
+}
+
+export interface SchedulerHandle {
+  state(): SchedulerState;
+  figures(): SchedulerFigures;
+  /** Stops reading, lets the decisions in flight finish, withdraws the published figures. */
+  close(): Promise<void>;
+}
+
+export async function startScheduler(p: StartSchedulerParams): Promise<SchedulerHandle> {
+  const s = new SchedulerService(p);
+  await s.start();
+  return { state: () => s.state, figures: () => s.figures(), close: () => s.close() };
+}
+
+class SchedulerService {
+  state: SchedulerState = 'starting';
+  private readonly log: Logger;
+  private readonly o: SchedulerServiceOptions;
+  private readonly db: DatabaseClient;
+  private readonly reader: QueuedReader;
+  private readonly redis: Redis;
+  private readonly model = new SwappableCostModel();
+  private readonly live = new LiveFigures();
+  private policyOptions: PolicyOptions | undefined;
+  private policy: Policy | undefined;
+  private subscription: EstimatesSubscription | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private loop: Promise<void> | undefined;
+  private needResync = true;
+  /** The database's tick length, from `GET /stats`. */
+  private tickMs = 100;
+  private lastTick: number | undefined;
+  private queuedInTick = 0;
+  private counters = { staleTicks: 0, resyncs: 0, gaps: 0, malformedEntries: 0 };
+
+  constructor(private readonly p: StartSchedulerParams) {
+    this.o = p.options;
+    this.log = p.logger.child({ component: 'scheduler' });
+    this.db = new DatabaseClient(this.o.serverUrl, this.o.requestTimeoutMs, this.o.by);
+    this.reader = new QueuedReader(this.o.redisUrl, this.o.prefix, this.o.consumer);
+    this.redis = new Redis(this.o.redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectionName: 'spike-scheduler',
+    });
+    this.redis.on('error', () => undefined);
+  }
+
+  async start(): Promise<void> {
+    await this.reloadEstimates();
+    this.subscription = subscribeEstimates({
+      redisUrl: this.o.redisUrl,
+      prefix: this.o.prefix,
+      onVersion: () => this.reloadEstimates(),
+      logger: this.log,
+    });
+    this.timers.push(
+      setInterval(() => void this.reloadEstimates(), this.o.estimatesRefreshMs).unref(),
+      setInterval(() => this.publishFigures(), this.o.statsIntervalMs).unref(),
+    );
+    await this.bootstrap();
+    this.state = 'running';
+    this.loop = this.run();
+    this.log.info(
+      { server: this.o.serverUrl, stream: this.reader.key, consumer: this.o.consumer, planned: this.policy?.size },
+      'scheduler running',
+    );
+  }
+
+  figures(): SchedulerFigures {
+    return {
+      state: this.state,
+      ...this.live.figures(),
+      ...this.counters,
+      planSize: this.policy?.size ?? 0,
+      estimatesVersion: this.model.version,
+      level: this.policy?.currentLevel()?.map((x) => Math.round(x * 10) / 10) ?? null,
+      updatedAt: Date.now(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    for (const t of this.timers) clearInterval(t);
+    await this.loop;
+    await this.subscription?.close();
+    await this.redis.del(schedulerStatsKey(this.o.prefix)).catch(() => undefined);
+    this.redis.disconnect();
+    await this.reader.close();
+    this.db.close();
+    this.state = 'stopped';
+    this.log.info({ figures: this.figures() }, 'scheduler stopped');
+  }
+
+  /** The first rebuild, retried until the database and Redis answer (or close is called). */
+  private async bootstrap(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.reader.ensureGroup();
+        const dropped = await this.reader.dropPending();
+        if (dropped > 0)
+          this.log.info({ dropped }, 'pending entries of an earlier run acknowledged (the rebuild covers them)');
+        await this.resync();
+        return;
+      } catch (error) {
+        if (error instanceof ConfigError) throw error; // e.g. a budget the database's max delay refuses
+        if (this.state !== 'starting') return;
+        if (attempt % 10 === 0) this.log.warn({ err: String(error) }, 'waiting for the database and Redis');
+        await sleep(Math.min(100 * 2 ** attempt, 2000));
+      }
+    }
+  }
+
+  /** Rebuilds the plan from the database's queue; keeps the learned arrival rate and hold. */
+  private async resync(): Promise<void> {
+    const stats = await this.db.stats();
+    const items = await this.db.queued();
+    this.policyOptions ??= compilePolicyOptions(this.p.policy, stats);
+    this.tickMs = stats.tickMs;
+    this.policy = Policy.fromSnapshot(
+      this.policyOptions,
+      this.model,
+      {
+        items: Policy.snapshotItems(items),
+        nextTick: stats.nextTick,
+        ...(this.policy ? { state: this.policy.state() } : {}),
+      },
+      this.o.by,
+    );
+    this.lastTick = undefined;
+    this.queuedInTick = 0;
+    this.needResync = false;
+    this.counters.resyncs++;
+    this.log.debug({ planned: this.policy.size, nextTick: stats.nextTick }, 'plan rebuilt from GET /queued');
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.state === 'running') {
+      try {
+        if (this.needResync) await this.resync();
+        await this.step();
+        failures = 0;
+      } catch (error) {
+        this.needResync = true;
+        if (failures++ % 20 === 0) this.log.warn({ err: String(error) }, 'scheduler loop error; retrying');
+        await sleep(Math.min(50 * 2 ** Math.min(failures, 5), 1000));
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    const batch = await this.reader.next(this.o.readCount, this.o.blockMs);
+    if (batch.length === 0) return;
+    const policy = this.policy!;
+    let end: TickEndEntry | undefined;
+    for (const { entry } of batch) {
+      if (!entry) {
+        this.counters.malformedEntries++;
+        continue;
+      }
+      if (entry.type === 'queued') {
+        policy.onQueued(entry);
+        this.queuedInTick++;
+        continue;
+      }
+      if (end) this.counters.staleTicks++; // superseded by a later tick-end in the same batch
+      end = entry;
+      this.checkSequence(entry);
+    }
+    await this.reader.ack(batch.map((b) => b.id));
+    if (this.needResync) await this.resync();
+    if (!end) return;
+    // Published more than a tick ago: the tick it decides for has most likely run already.
+    const age = Date.now() - end.publishedAt;
+    if (age > this.tickMs) {
+      this.counters.staleTicks++;
+      return;
+    }
+    const decisions = this.policy!.beforeTick(end.nextTick);
+    await Promise.all(decisions.map((d) => this.apply(d, end.publishedAt)));
+  }
+
+  private checkSequence(end: TickEndEntry): void {
+    if (this.lastTick !== undefined && (end.tick !== this.lastTick + 1 || end.queued !== this.queuedInTick)) {
+      this.counters.gaps++;
+      this.needResync = true;
+    }
+    this.lastTick = end.tick;
+    this.queuedInTick = 0;
+  }
+
+  private async apply(d: Decision, publishedAt: number): Promise<void> {
+    const policy = this.policy!;
+    const intended = policy.dueOf(d.executionId);
+    const outcome = await this.db.delay(d.executionId, d.delay);
+    const latency = Date.now() - publishedAt;
+    switch (outcome.status) {
+      case 'applied':
+        policy.confirm(d.executionId, outcome.response.scheduledTick);
+        this.live.record(outcome.response.scheduledTick === intended, latency);
+        return;
+      case 'not-queued':
+        policy.forget(d.executionId);
+        this.live.record(false, latency);
+        return;
+      case 'refused':
+        this.log.warn(
+          { executionId: d.executionId, delay: d.delay, code: outcome.code, message: outcome.message },
+          'delay refused',
+        );
+        this.live.record(false, latency);
+        this.needResync = true;
+        return;
+      case 'failed':
+        this.live.record(false, latency);
+        this.needResync = true;
+    }
+  }
+
+  private async reloadEstimates(): Promise<void> {
+    try {
+      const latest = await this.p.estimates.load();
+      if (this.model.install(latest)) {
+        this.log.info({ version: latest!.version, queries: latest!.costs.size }, 'estimates loaded');
+      }
+    } catch (error) {
+      this.log.warn({ err: String(error) }, 'could not load estimates; keeping the ones in use');
+    }
+  }
+
+  private publishFigures(): void {
+    if (this.state !== 'running') return;
+    const key = schedulerStatsKey(this.o.prefix);
+    this.redis
+      .set(key, JSON.stringify(this.figures()), 'PX', this.o.statsIntervalMs * 3)
+      .catch((err: unknown) => this.log.debug({ err: String(err) }, 'could not publish figures'));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
