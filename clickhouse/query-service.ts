@@ -7,7 +7,8 @@
  *   GET  /healthz
  *
  * Errors are JSON: 400 READ_ONLY (not a reading statement), 400 QUERY_FAILED (ClickHouse's
- * message), 400 INVALID_FIELD / INVALID_JSON, 413 above the size limit, 405 wrong method.
+ * message), 400 INVALID_FIELD (also for an unknown field) / INVALID_JSON / INVALID_BODY, 413 above the
+ * size limit, 415 an unsupported charset or encoding, 405 wrong method.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,7 +41,15 @@ export async function startQueryService(params: {
   app
     .route('/query')
     .post(json, async (req, res) => {
-      const parsed = QueryRequest.safeParse(req.body);
+      const body: unknown = req.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        return error(res, 400, 'INVALID_BODY', 'body must be a JSON object like {"sql": "SELECT …"}', 'body');
+      }
+      // Unknown fields (`settings`, `__proto__`…) are refused rather than ignored.
+      const unknown = Object.keys(body).find((k) => k !== 'sql');
+      if (unknown !== undefined)
+        return error(res, 400, 'INVALID_FIELD', 'unknown field; the body has only "sql"', unknown);
+      const parsed = QueryRequest.safeParse(body);
       if (!parsed.success) return error(res, 400, 'INVALID_FIELD', parsed.error.issues[0]!.message, 'sql');
       const started = performance.now();
       try {
@@ -57,13 +66,33 @@ export async function startQueryService(params: {
       res.setHeader('Allow', 'POST');
       error(res, 405, 'METHOD_NOT_ALLOWED', 'use POST /query with {"sql": "SELECT …"}');
     });
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app
+    .route('/healthz')
+    .get((_req, res) => {
+      res.json({ status: 'ok' });
+    })
+    .all((_req, res) => {
+      res.setHeader('Allow', 'GET');
+      error(res, 405, 'METHOD_NOT_ALLOWED', 'use GET /healthz');
+    });
   app.use((_req, res) => error(res, 404, 'NOT_FOUND', 'no such route; use POST /query'));
-  const onError: ErrorRequestHandler = (err: { type?: string }, _req, res, _next) => {
+  const onError: ErrorRequestHandler = (
+    err: { type?: string; status?: number; message?: string },
+    _req,
+    res,
+    _next,
+  ) => {
     if (err.type === 'entity.parse.failed') return error(res, 400, 'INVALID_JSON', 'body is not valid JSON', 'body');
-    if (err.type === 'entity.too.large') return error(res, 413, 'BODY_TOO_LARGE', 'the query is too long', 'sql');
+    if (err.type === 'entity.too.large') {
+      return error(res, 413, 'BODY_TOO_LARGE', `the body is larger than ${MAX_SQL_LENGTH + 1024} bytes`, 'body');
+    }
+    if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+      return error(res, 415, 'UNSUPPORTED_ENCODING', err.message ?? 'unsupported encoding', 'body');
+    }
+    // Other client errors of the body parser (a corrupt gzip stream, an aborted upload…): 4xx, not 500.
+    if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      return error(res, err.status, 'BAD_REQUEST', err.message ?? 'bad request', 'body');
+    }
     params.logger.error({ err }, 'query service error');
     error(res, 500, 'INTERNAL', 'internal error');
   };

@@ -64,6 +64,49 @@ function statementEnd(sql: string): number {
 
 const COMMENTS_AND_SPACE = /(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)/g;
 
+/**
+ * The statement with string literals emptied and comments turned into spaces; quoted identifiers
+ * keep their text (ClickHouse accepts a quoted function name: `file`(…)), so what is left can be
+ * searched for clauses and functions without a string or a comment hiding or faking one.
+ */
+function codeOnly(sql: string): string {
+  let out = '';
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i]!;
+    if (c === "'") {
+      for (i++; i < sql.length && sql[i] !== c; i++) if (sql[i] === '\\') i++;
+      out += "''";
+    } else if (c === '"' || c === '`') {
+      let name = '';
+      for (i++; i < sql.length && sql[i] !== c; i++) {
+        if (sql[i] === '\\') i++;
+        name += sql[i] ?? '';
+      }
+      out += ` ${name} `;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+      out += ' ';
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? sql.length : end + 1;
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/**
+ * What the engine's `readonly = 1` does not stop (found by the hostile-input test): `INTO OUTFILE`
+ * writes a file on the host from any SELECT or SHOW, the `file()` function reads any file the
+ * process can read, and DESCRIBE of a table function reaches files or the network to infer a
+ * schema. So no statement may name these table functions or that clause.
+ */
+const OUTSIDE_WORLD =
+  /\b(file|filecluster|url|urlcluster|s3|s3cluster|gcs|oss|cosn|hdfs|hdfscluster|azureblobstorage|azureblobstoragecluster|executable|remote|remotesecure|cluster|clusterallreplicas|mysql|postgresql|mongodb|redis|sqlite|odbc|jdbc|iceberg\w*|deltalake\w*|hudi\w*|input)\s*\(/i;
+const INTO_OUTFILE = /\bINTO\s+OUTFILE\b/i;
+
 /** Throws ReadOnlyViolationError unless `sql` is one reading statement; returns that statement. */
 export function checkReadOnly(sql: string): string {
   if (sql.length > MAX_SQL_LENGTH) {
@@ -84,6 +127,14 @@ export function checkReadOnly(sql: string): string {
   if (!READING.includes(keyword)) {
     throw new ReadOnlyViolationError(
       `only reading statements are allowed here (${READING.join(', ')}); got "${keyword || body.slice(0, 20)}"`,
+    );
+  }
+  const code = codeOnly(body);
+  if (INTO_OUTFILE.test(code)) throw new ReadOnlyViolationError('INTO OUTFILE writes a file; not allowed here');
+  const reach = OUTSIDE_WORLD.exec(code);
+  if (reach) {
+    throw new ReadOnlyViolationError(
+      `${reach[1]}() reaches files, programs or the network; only the database's tables can be read here`,
     );
   }
   return body;

@@ -27,6 +27,7 @@ type Api = Pick<
 >;
 
 const TICK = /^-?\d{1,16}$/;
+const DELAY_FIELDS = new Set(Object.keys(DelayRequestSchema.shape));
 
 function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
   const body: ErrorBody = { error: field ? { code, message, field } : { code, message } };
@@ -71,6 +72,18 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
       const body: unknown = req.body;
       if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
         sendError(res, 400, 'INVALID_BODY', 'body must be a JSON object like {"id": "<execution uuid>", "delay": 10}');
+        return;
+      }
+      // Unknown fields (a typo, `__proto__`, `constructor`…) are refused rather than ignored.
+      const unknown = Object.keys(body).find((k) => !DELAY_FIELDS.has(k));
+      if (unknown !== undefined) {
+        sendError(
+          res,
+          400,
+          'INVALID_FIELD',
+          `unknown field; a delay request has only ${[...DELAY_FIELDS].join(', ')}`,
+          unknown,
+        );
         return;
       }
       const parsed = DelayRequestSchema.safeParse(body);

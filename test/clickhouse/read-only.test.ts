@@ -43,11 +43,16 @@ describe('the read-only SQL path', () => {
     '',
     'SELECT 1; DROP TABLE spike.windows',
     "SELECT ';' AS a; SELECT 2",
+    // readonly = 1 does not stop these: INTO OUTFILE writes a file, file() reads one.
+    "SELECT 1 INTO OUTFILE '/tmp/x.csv'",
+    "SELECT file('/etc/passwd')",
+    "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+    "DESC url('http://127.0.0.1:1/x', 'CSV')",
   ])('refuses %j before it reaches ClickHouse', (sql) => {
     expect(() => checkReadOnly(sql)).toThrow(ReadOnlyViolationError);
   });
 
-  it.each(["SELECT * FROM file('/etc/passwd', 'LineAsString')", 'SELECT 1 SETTINGS readonly = 0'])(
+  it.each(["SELECT * FROM format(CSV, '1')", 'SELECT 1 SETTINGS readonly = 0'])(
     'lets the engine refuse %j that passes the keyword check',
     async (sql) => {
       await expect(queryReadOnly(reader, sql)).rejects.toBeInstanceOf(QueryFailedError);
