@@ -9,7 +9,8 @@
  * migrations at start through HTTP, the server's executions flow through its outbox, BullMQ and the
  * ingest worker into ClickHouse — every execution of a closed tick range stored and counted once
  * (system/verify.ts, the same check as `npm run verify`) — the analysis job commits an estimates
- * version and writes the HTML report into its folder, and every process stops cleanly on SIGTERM (what `docker compose down` sends).
+ * version and writes the HTML report into its folder, the scheduler's delays are accepted by the
+ * database and captured with the executions, and every process stops cleanly on SIGTERM (what `docker compose down` sends).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -64,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('the compose topology as separate processes (one Redis, one ClickHouse access point)', () => {
-  it('starts the ClickHouse gateway, then ingest, analysis and the server, each as its own process', async () => {
+  it('starts the ClickHouse gateway, then ingest, analysis, the server and the scheduler, each as its own process', async () => {
     const gatewayPort = await freePort();
     const gateway = start(
       'gateway',
@@ -110,6 +111,9 @@ describe('the compose topology as separate processes (one Redis, one ClickHouse 
       analysis.waitForLog('analysis running', 60_000),
       server.waitForLog('database running', 60_000),
     ]);
+    // The scheduler once the database answers (compose: depends_on server service_healthy).
+    const scheduler = start('scheduler', 'scheduler/main.ts', [], { ...shared, SERVER_URL: apiUrl });
+    await scheduler.waitForLog('scheduler running', 60_000);
     // Both ingest and analysis applied the migrations through the gateway at start.
     expect(ingest.lines('migration applied').length + analysis.lines('migration applied').length).toBeGreaterThan(0);
     expect(await scalar("SELECT count() FROM system.tables WHERE database = 'spike'")).toBeGreaterThan(3);
@@ -145,8 +149,22 @@ describe('the compose topology as separate processes (one Redis, one ClickHouse 
     expect(html).toContain('<html');
   }, 40_000);
 
+  it('the scheduler makes decisions: the database accepts its delays, and they reach ClickHouse', async () => {
+    const stats = await waitFor('the scheduler to publish decisions', 30_000, async () => {
+      const s = await getJson<DatabaseStats & { scheduler: { decisions?: number } | null }>(`${apiUrl}/stats`);
+      return s.delaysAccepted > 0 && (s.scheduler?.decisions ?? 0) > 0 ? s : undefined;
+    });
+    expect(stats.delaysAccepted).toBeGreaterThan(0);
+    // Delayed executions are captured with who delayed them.
+    await waitFor('a delayed execution stored in ClickHouse', 20_000, async () =>
+      (await scalar('SELECT count() FROM spike.executions_dedup WHERE delay_count > 0 AND delayed_by IS NOT NULL')) > 0
+        ? true
+        : undefined,
+    );
+  }, 60_000);
+
   it('every process stops cleanly on SIGTERM, the gateway last', async () => {
-    const order = ['server', 'ingest', 'analysis'];
+    const order = ['scheduler', 'server', 'ingest', 'analysis'];
     const exits = await Promise.all(order.map((name) => services[name]!.stop('SIGTERM', 30_000)));
     expect(exits.map((e) => e.code)).toEqual(order.map(() => 0));
     await queries.close();
