@@ -22,7 +22,10 @@ export class ConfigError extends SpikeError {
     readonly source?: string,
   ) {
     const where = source ? `${field} (${source})` : field;
-    super('CONFIG_INVALID', `${where} = ${JSON.stringify(value)}: ${rule}`);
+    // An overlong value is shown by its start and length: the message stays one readable line.
+    const shown = typeof value === 'string' && value.length > 200 ? `${value.slice(0, 80)}…` : value;
+    const length = shown === value ? '' : ` (${(value as string).length} characters)`;
+    super('CONFIG_INVALID', `${where} = ${JSON.stringify(shown)}${length}: ${rule}`);
   }
 }
 

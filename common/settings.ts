@@ -76,7 +76,10 @@ export function decimal(
   };
 }
 
-/** A string matching an optional pattern. */
+/** Control characters other than tab and newlines: a NUL in a path would crash the first fs call. */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** A string matching an optional pattern; never empty, never longer than `maxLength`, no control characters. */
 export function text<D extends string | undefined>(
   o: Common<string> & { default: D; pattern?: RegExp; rule?: string; maxLength?: number },
 ): Setting<string | D> {
@@ -86,6 +89,7 @@ export function text<D extends string | undefined>(
     ...o,
     parse(raw) {
       if (raw.length === 0 || raw.length > maxLength) return fail(rule);
+      if (CONTROL.test(raw)) return fail(`${rule}, without control characters`);
       if (o.pattern && !o.pattern.test(raw)) return fail(rule);
       return ok(raw);
     },

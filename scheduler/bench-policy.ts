@@ -6,7 +6,8 @@
  * `beforeTick` (where the work is) — on a shared machine the wall clock also counts time the process
  * was descheduled, so its tail says more about the machine than the policy; and the median run.
  */
-import { Command } from 'commander';
+import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { decimal, integer } from '../common/settings.js';
 import { simulationOptions } from '../server/options.js';
 import { oracleCostModel } from './cost-model.js';
 import { percentile } from './lab/metrics.js';
@@ -14,21 +15,17 @@ import { runPolicy } from './lab/run.js';
 import { policyOptions } from './options.js';
 import { Policy } from './policy.js';
 
-const opts = new Command('bench:policy')
-  .option('--seconds <n>', 'simulated seconds per run', '600')
-  .option('--probability-scale <k>', 'load', '10')
-  .option('--runs <n>', 'runs (the median is reported)', '3')
-  .parse()
-  .opts<{ seconds: string; probabilityScale: string; runs: string }>();
-const seconds = Number(opts.seconds);
-const scale = Number(opts.probabilityScale);
-const runs = Number(opts.runs);
-if (!Number.isInteger(seconds) || seconds < 1 || !(scale > 0) || !Number.isInteger(runs) || runs < 1) {
-  process.stderr.write(
-    'error: --seconds and --runs must be positive integers, --probability-scale a positive number\n',
-  );
-  process.exit(2);
-}
+const benchPolicySettings = {
+  seconds: integer({ flag: '--seconds', default: 600, min: 1, max: 86_400, doc: 'Simulated seconds per run.' }),
+  scale: decimal({ flag: '--probability-scale', default: 10, above: 0, max: 1000, doc: 'Load.' }),
+  runs: integer({ flag: '--runs', default: 3, min: 1, max: 1000, doc: 'Runs (the median is reported).' }),
+};
+const [{ seconds, scale, runs }] = parseCommandLine(
+  buildProgram('bench:policy', 'How long the scheduling policy takes to decide.', benchPolicySettings),
+  process.argv.slice(2),
+  process.env,
+  benchPolicySettings,
+);
 
 const results = Array.from({ length: runs }, (_, i) => {
   const simulation = simulationOptions({ seed: `bench-${i}`, probabilityScale: scale, exposeTruth: true });

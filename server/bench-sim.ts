@@ -3,21 +3,21 @@
  * Prints JSON: the median wall time to simulate `ticks` ticks at defaults and at probability
  * scale 10, with every event serialised (as `npm run sim` does, without the disk).
  */
-import { Command } from 'commander';
+import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { integer } from '../common/settings.js';
 import { Database } from './database.js';
 import { simulationOptions } from './options.js';
 
-const opts = new Command('bench:sim')
-  .option('--ticks <n>', 'ticks per run', '36000')
-  .option('--runs <n>', 'runs per setting (the median is reported)', '5')
-  .parse()
-  .opts<{ ticks: string; runs: string }>();
-const ticks = Number(opts.ticks);
-const runs = Number(opts.runs);
-if (!Number.isInteger(ticks) || ticks < 1 || !Number.isInteger(runs) || runs < 1) {
-  process.stderr.write('error: --ticks and --runs must be positive integers\n');
-  process.exit(2);
-}
+const benchSimSettings = {
+  ticks: integer({ flag: '--ticks', default: 36_000, min: 1, max: 100_000_000, doc: 'Ticks per run.' }),
+  runs: integer({ flag: '--runs', default: 5, min: 1, max: 1000, doc: 'Runs per setting (the median is reported).' }),
+};
+const [{ ticks, runs }] = parseCommandLine(
+  buildProgram('bench:sim', 'How fast the engine simulates in virtual time.', benchSimSettings),
+  process.argv.slice(2),
+  process.env,
+  benchSimSettings,
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -3,22 +3,22 @@
  * database for a while and prints JSON comparing the tick count with the ideal, at every 10 % of
  * the run, so it shows both the error and whether it grows.
  */
-import { Command } from 'commander';
+import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { decimal, integer } from '../common/settings.js';
 import { Database } from './database.js';
 import { simulationOptions } from './options.js';
 import { RealtimeDriver, systemClock } from './realtime-driver.js';
 
-const opts = new Command('measure:drift')
-  .option('--seconds <n>', 'how long to run', '60')
-  .option('--tick-ms <n>', 'tick length', '100')
-  .parse()
-  .opts<{ seconds: string; tickMs: string }>();
-const seconds = Number(opts.seconds);
-const tickMs = Number(opts.tickMs);
-if (!(seconds > 0) || !Number.isInteger(tickMs) || tickMs < 1) {
-  process.stderr.write('error: --seconds must be > 0 and --tick-ms a positive integer\n');
-  process.exit(2);
-}
+const driftSettings = {
+  seconds: decimal({ flag: '--seconds', default: 60, above: 0, max: 86_400, doc: 'How long to run.' }),
+  tickMs: integer({ flag: '--tick-ms', default: 100, min: 1, max: 60_000, doc: 'Tick length in milliseconds.' }),
+};
+const [{ seconds, tickMs }] = parseCommandLine(
+  buildProgram('measure:drift', 'Real-time driver drift against the ideal tick count.', driftSettings),
+  process.argv.slice(2),
+  process.env,
+  driftSettings,
+);
 
 const db = new Database(simulationOptions({ seed: 'drift', tickMs }));
 const driver = new RealtimeDriver(() => db.tick(), { tickMs });

@@ -11,28 +11,32 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../common/contracts.js';
+import { buildProgram, parseCommandLine } from '../../common/cli.js';
 import { createLogger } from '../../common/logger.js';
+import { decimal } from '../../common/settings.js';
 import { Database } from '../database.js';
 import { simulationOptions } from '../options.js';
 import { RealtimeDriver } from '../realtime-driver.js';
 import { startCapture } from './capture.js';
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '5' },
-    'warmup-seconds': { type: 'string', default: '30' },
-    scale: { type: 'string', default: '10' },
-  },
-});
-const outageMs = Number(values.minutes) * 60_000;
-const warmupMs = Number(values['warmup-seconds']) * 1000;
-const scale = Number(values.scale);
-if (!(outageMs > 0) || !(warmupMs >= 0) || !(scale > 0))
-  throw new Error('--minutes, --warmup-seconds and --scale must be positive numbers');
+const outageSettings = {
+  minutes: decimal({ flag: '--minutes', default: 5, above: 0, max: 1440, doc: 'How long Redis stays stopped.' }),
+  warmupSeconds: decimal({ flag: '--warmup-seconds', default: 30, min: 0, max: 3600, doc: 'Run before the outage.' }),
+  scale: decimal({ flag: '--scale', default: 10, above: 0, max: 1000, doc: 'Probability scale (load).' }),
+};
+const [values] = parseCommandLine(
+  buildProgram('measure:outage', 'Memory and latency while Redis is away.', outageSettings),
+  process.argv.slice(2),
+  process.env,
+  outageSettings,
+);
+const outageMs = values.minutes * 60_000;
+const warmupMs = values.warmupSeconds * 1000;
+const scale = values.scale;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const run = promisify(execFile);
