@@ -155,7 +155,7 @@ class SchedulerService {
       } catch (error) {
         if (error instanceof ConfigError) throw error; // e.g. a budget the database's max delay refuses
         if (this.state !== 'starting') return;
-        if (attempt % 10 === 0) this.log.warn({ err: String(error) }, 'waiting for the database and Redis');
+        if (attempt % 10 === 3) this.log.warn({ err: String(error) }, 'waiting for the database and Redis');
         await sleep(Math.min(100 * 2 ** attempt, 2000));
       }
     }

@@ -1,0 +1,145 @@
+/**
+ * `npm run measure:scheduler -- --json [--seconds 60] [--probability-scale K] [--seed S]`: the live
+ * scheduler's decision hit rate and decision latency (server publishes the tick's queued events →
+ * `/delay` acknowledged), in the compose topology: the server (`server/main.ts`, with capture and
+ * the queued stream) as its own process, the scheduler in this one, on the shared Redis under a
+ * fresh prefix. The scheduler is given the true costs (from the server's `/truth`), so the figure
+ * measures the live machinery; the lab measures scheduling with estimated costs.
+ * Also prints the database's own figures over the last minute: in-band rate and added latency.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { buildProgram, parseCommandLine } from '../common/cli.js';
+import type { TrueQuery } from '../common/contracts.js';
+import { createLogger } from '../common/logger.js';
+import { redisSettings } from '../common/redis-settings.js';
+import { decimal, integer, loadSettings, text, toggle } from '../common/settings.js';
+import type { SchedulingFigures } from '../server/scheduling-monitor.js';
+import type { LatestEstimates } from '../analysis/estimates-reader.js';
+import { policySettings } from './options.js';
+import { startScheduler } from './service.js';
+import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
+
+const measureSettings = {
+  seconds: integer({ flag: '--seconds', default: 60, min: 5, max: 86_400, doc: 'How long to measure (after warm-up).' }),
+  warmupSeconds: integer({ flag: '--warmup-seconds', default: 10, min: 0, max: 3600, doc: 'Run before measuring.' }),
+  probabilityScale: decimal({ flag: '--probability-scale', default: 1, min: 0, max: 1000, doc: 'Load (SIM).' }),
+  seed: text({ flag: '--seed', default: 'measure', maxLength: 200, doc: 'Simulation seed.' }),
+  json: toggle({ flag: '--json', default: false, doc: 'Print one JSON object.' }),
+};
+const [m, redis] = parseCommandLine(
+  buildProgram('measure:scheduler', 'Live scheduler hit rate and decision latency.', measureSettings, redisSettings),
+  process.argv.slice(2),
+  process.env,
+  measureSettings,
+  redisSettings,
+);
+
+const log = createLogger('measure', 'warn');
+const prefix = `measure-${randomUUID().slice(0, 8)}`;
+const dir = mkdtempSync(join(tmpdir(), 'measure-scheduler-'));
+const port = await freePort();
+const serverUrl = `http://127.0.0.1:${port}`;
+const server = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    'server/main.ts',
+    '--truth',
+    `--port=${port}`,
+    `--seed=${m.seed}`,
+    `--probability-scale=${m.probabilityScale}`,
+    `--outbox-dir=${join(dir, 'outbox')}`,
+    `--redis-url=${redis.redisUrl}`,
+    `--redis-prefix=${prefix}`,
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+try {
+  const truth = await until(async () => {
+    const res = await fetch(`${serverUrl}/truth`);
+    return res.ok ? ((await res.json()) as { queries: TrueQuery[] }).queries : undefined;
+  });
+  const { serverUrl: _s, ...service } = loadSettings(schedulerServiceSettings, { flags: {}, env: {} });
+  const scheduler = await startScheduler({
+    options: { ...compileServiceOptions({ ...service, ...redis, prefix }), serverUrl },
+    policy: loadSettings(policySettings, { flags: {}, env: process.env }),
+    estimates: { load: () => Promise.resolve(truthVersion(truth)) },
+    logger: log,
+  });
+  await sleep(m.warmupSeconds * 1000);
+  const start = scheduler.figures();
+  await sleep(m.seconds * 1000);
+  const end = scheduler.figures();
+  const stats = (await (await fetch(`${serverUrl}/stats`)).json()) as { scheduling: SchedulingFigures };
+  await scheduler.close();
+  const decisions = end.decisions - start.decisions;
+  const result = {
+    seconds: m.seconds,
+    probabilityScale: m.probabilityScale,
+    seed: m.seed,
+    decisions,
+    decisionsPerSecond: Math.round(decisions / m.seconds),
+    hitRate: decisions ? (end.hits - start.hits) / decisions : null,
+    // Over the most recent decisions (up to 10 000, i.e. the whole measured period at the defaults).
+    latencyP50Ms: end.recent.latencyP50Ms,
+    latencyP99Ms: end.recent.latencyP99Ms,
+    latencyOverDecisions: end.recent.decisions,
+    staleTicks: end.staleTicks - start.staleTicks,
+    gaps: end.gaps - start.gaps,
+    database: stats.scheduling,
+  };
+  process.stdout.write(m.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  const r = new Redis(redis.redisUrl);
+  const keys = await r.keys(`${prefix}:*`);
+  if (keys.length > 0) await r.del(...keys);
+  r.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
+
+async function until<T>(f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await sleep(100);
+  }
+  throw new Error('the server did not come up within 30 s');
+}
+
+function truthVersion(queries: TrueQuery[]): LatestEstimates {
+  const zero = { cpu: 0, io: 0, memory: 0 };
+  return {
+    version: 1,
+    computedAt: Date.now(),
+    method: 'truth',
+    prior: { ...zero, sd: zero },
+    costs: new Map(
+      queries.map((q) => {
+        const c = { cpu: q.cpu, io: q.io, memory: q.memory };
+        return [q.id, { ...c, sd: zero, lower: c, upper: c, observations: Infinity, prior: false }];
+      }),
+    ),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address() as net.AddressInfo;
+      s.close(() => resolve(p));
+    });
+  });
+}
