@@ -4,8 +4,8 @@
  * Redis (BullMQ queues) and ClickHouse — exactly as they do when each runs as its own process;
  * this file only starts them in order and stops them in the reverse order, so nothing is lost:
  *   start: ClickHouse + migrations → ingest → read-only SQL endpoint → analysis (+ reports) →
- *          database + capture
- *   stop:  ticks stop → capture drains its outbox to Redis → ingest stores what is in flight →
+ *          database + capture → scheduler (at once, or after `startAfterMs` for a before/after run)
+ *   stop:  scheduler stops deciding → ticks stop → capture drains its outbox to Redis → ingest stores what is in flight →
  *          analysis finishes its run → endpoints close → ClickHouse closes.
  */
 import type { Logger } from '../common/logger.js';
@@ -19,6 +19,14 @@ import { queryReadOnly } from '../clickhouse/read-only.js';
 import { startCapture, type Capture, type CaptureOptions } from '../server/capture/index.js';
 import type { SimulationOptions } from '../server/options.js';
 import { startServer, type RunningServer } from '../server/server.js';
+import {
+  clickHouseEstimates,
+  startScheduler,
+  type policySettings,
+  type SchedulerHandle,
+  type SchedulerServiceOptions,
+} from '../scheduler/index.js';
+import type { SettingValues } from '../common/settings.js';
 
 export interface EmbeddedOptions {
   simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
@@ -30,6 +38,13 @@ export interface EmbeddedOptions {
   queryPort: number;
   /** Where reports are written after each analysis run; null: no reports. */
   reportsDir: string | null;
+  /** The live scheduler; null: the database runs unscheduled. `serverUrl` is set from the API's own. */
+  scheduler: {
+    policy: SettingValues<typeof policySettings>;
+    service: Omit<SchedulerServiceOptions, 'serverUrl'>;
+    /** Start it this long after the database (a run that starts unscheduled, for before/after). */
+    startAfterMs: number;
+  } | null;
 }
 
 export interface EmbeddedSystem {
@@ -38,6 +53,8 @@ export interface EmbeddedSystem {
   ingest: IngestHandle;
   analysis: AnalysisHandle;
   query: QueryService;
+  /** The scheduler once started (undefined before `startAfterMs` or when turned off). */
+  scheduler(): SchedulerHandle | undefined;
   close(): Promise<void>;
 }
 
@@ -74,6 +91,9 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
       : {}),
   });
   let capture: Capture | undefined;
+  let scheduler: SchedulerHandle | undefined;
+  let schedulerStarting: Promise<void> | undefined;
+  let stopped = false;
   const server = await startServer({
     simulation: o.simulation,
     port: o.server.port,
@@ -83,12 +103,34 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
       capture = startCapture({ db, logger, ...o.capture });
       const c = capture;
       return {
-        afterTick: () => void c.commit(),
-        stats: () => ({ capture: c.stats(), ingest: ingest.stats(), analysis: analysis.stats() }),
+        afterTick: (tick) => void c.afterTick(tick),
+        stats: () => ({
+          capture: c.stats(),
+          ingest: ingest.stats(),
+          analysis: analysis.stats(),
+          scheduler: scheduler?.figures() ?? null,
+        }),
       };
     },
   });
   const started = capture!;
+  const s = o.scheduler;
+  const startTimer = s
+    ? setTimeout(() => {
+        schedulerStarting = startScheduler({
+          options: { ...s.service, serverUrl: server.url },
+          policy: s.policy,
+          estimates: clickHouseEstimates(readOnlyClient, o.clickhouse.database),
+          logger,
+        }).then(
+          (handle) => {
+            scheduler = handle;
+            if (stopped) return handle.close();
+          },
+          (err: unknown) => logger.error({ err }, 'the scheduler could not start; the database runs unscheduled'),
+        );
+      }, s.startAfterMs)
+    : undefined;
   let closing: Promise<void> | undefined;
   return {
     server,
@@ -96,8 +138,13 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
     ingest,
     analysis,
     query,
+    scheduler: () => scheduler,
     close() {
       closing ??= (async () => {
+        stopped = true;
+        clearTimeout(startTimer);
+        await schedulerStarting;
+        await scheduler?.close();
         server.driver.stop();
         const captured = await started.close();
         const ingested = await ingest.close();

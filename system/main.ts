@@ -15,6 +15,7 @@ import { compileCaptureOptions } from '../server/capture/options.js';
 import { compileSimulationOptions } from '../server/options.js';
 import { startEmbedded, type EmbeddedOptions } from './embedded.js';
 import { embeddedSpecs } from './options.js';
+import { compileServiceOptions } from '../scheduler/index.js';
 import { ensureRedis, RedisStartError, RedisUnavailableError } from './private-redis.js';
 
 const specs = embeddedSpecs();
@@ -23,7 +24,7 @@ const program = buildProgram(
   'The simulated database, capture into ClickHouse and the rest of the pipeline, in one process.',
   ...Object.values(specs),
 );
-const [simulation, server, redis, capture, clickhouse, ingest, analysis, system] = parseCommandLine(
+const [simulation, server, redis, capture, clickhouse, ingest, analysis, policy, scheduler, system] = parseCommandLine(
   program,
   process.argv.slice(2),
   process.env,
@@ -34,6 +35,8 @@ const [simulation, server, redis, capture, clickhouse, ingest, analysis, system]
   specs.clickhouse,
   specs.ingest,
   specs.analysis,
+  specs.policy,
+  specs.scheduler,
   specs.system,
 );
 
@@ -46,6 +49,13 @@ const compile = (redisUrl: string): EmbeddedOptions => ({
   analysis: compileAnalysisOptions({ ...analysis, ...redis, redisUrl }),
   queryPort: system.queryPort,
   reportsDir: system.noReports ? null : system.reportsDir,
+  scheduler: system.withoutScheduler
+    ? null
+    : {
+        policy,
+        service: compileServiceOptions({ ...scheduler, ...redis, redisUrl }),
+        startAfterMs: system.schedulerStartAfterS * 1000,
+      },
 });
 try {
   compile(redis.redisUrl); // every setting checked (exit 2) before anything starts

@@ -10,6 +10,7 @@ import { clickhouseSettings } from '../clickhouse/client.js';
 import { ingestSettings } from '../ingest/options.js';
 import { captureSettings } from '../server/capture/options.js';
 import { serverSettings, simulationSettings } from '../server/options.js';
+import { policySettings, schedulerServiceSettings } from '../scheduler/index.js';
 
 export const systemSettings = {
   queryPort: integer({
@@ -33,6 +34,20 @@ export const systemSettings = {
     default: false,
     doc: 'Do not write reports after analysis runs.',
   }),
+  withoutScheduler: toggle({
+    flag: '--without-scheduler',
+    env: 'WITHOUT_SCHEDULER',
+    default: false,
+    doc: 'Run the database unscheduled (no /delay is sent).',
+  }),
+  schedulerStartAfterS: integer({
+    flag: '--scheduler-start-after-s',
+    env: 'SCHEDULER_START_AFTER_S',
+    default: 0,
+    min: 0,
+    max: 86_400,
+    doc: 'Start the scheduler this many seconds after the database: a run that starts unscheduled and then turns the scheduler on (the report shows before/after).',
+  }),
   privateRedisDir: text({
     flag: '--private-redis-dir',
     env: 'PRIVATE_REDIS_DIR',
@@ -47,6 +62,8 @@ export function embeddedSpecs() {
   const { redisUrl: _u, prefix: _p, ...ingestOwn } = ingestSettings;
   const { redisUrl: _u2, prefix: _p2, ...captureOwn } = captureSettings;
   const { redisUrl: _u3, prefix: _p3, ...analysisOwn } = analysisSettings;
+  // In one process the scheduler talks to the API it runs beside: no SERVER_URL.
+  const { serverUrl: _s, ...schedulerOwn } = schedulerServiceSettings;
   return {
     simulation: simulationSettings,
     server: serverSettings,
@@ -55,6 +72,8 @@ export function embeddedSpecs() {
     clickhouse: clickhouseSettings,
     ingest: ingestOwn,
     analysis: analysisOwn,
+    policy: policySettings,
+    scheduler: schedulerOwn,
     system: systemSettings,
   };
 }
