@@ -1,6 +1,7 @@
 /**
  * `npx tsx scheduler/lab-cli.ts --json [--seed S | --seeds a,b,c] [--seconds N]
- *   [--probability-scale K] [--latency-budget L] [--sweep 0,2,4,8,16] [--vega-out file]`:
+ *   [--probability-scale K] [--latency-budget L] [--sweep 0,2,4,8,16] [--vega-out file]
+ *   [--estimator product|window-regression]`:
  * the scheduling lab. Runs none, greedy-oracle, policy-oracle and policy-estimated side by side on
  * the same arrivals in virtual time and prints in-band rate, spread ratios, added latency and
  * decision time (a table, or one JSON object with --json). Bad flags exit 2 with a message.
@@ -9,10 +10,16 @@ import { writeFileSync } from 'node:fs';
 import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { compileSimulationOptions } from '../server/options.js';
-import { windowRegressionProvider } from './lab/cost-model-provider.js';
 import { runLab, type LabReport } from './lab/lab.js';
 import { sweepSpec } from './lab/report-spec.js';
-import { labSettings, labSimulationSettings, parseLatencies, parsePolicies, parseSweep } from './lab/settings.js';
+import {
+  estimatorProvider,
+  labSettings,
+  labSimulationSettings,
+  parseLatencies,
+  parsePolicies,
+  parseSweep,
+} from './lab/settings.js';
 import { compilePolicyOptions, policySettings } from './options.js';
 
 const program = buildProgram(
@@ -39,7 +46,7 @@ try {
   );
   const policy = compilePolicyOptions(pol, simulation);
   const ticks = Math.max(1, Math.round((lab.seconds * 1000) / simulation.tickMs));
-  report = runLab({
+  report = await runLab({
     simulation,
     seeds: lab.seeds?.split(',') ?? [lab.seed],
     ticks,
@@ -48,7 +55,7 @@ try {
     policies: parsePolicies(lab.policies),
     sweep: parseSweep(lab.sweep, simulation.maxDelay),
     sweepLatency: parseLatencies(lab.sweepLatency, policy.latencyBudget),
-    costModelProvider: windowRegressionProvider,
+    costModelProvider: estimatorProvider(lab),
   });
 } catch (error) {
   if (error instanceof ConfigError) exitWithUsageError(error);

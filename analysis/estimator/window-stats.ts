@@ -151,6 +151,11 @@ export class WindowStatsAccumulator {
     }
   }
 
+  /** The last tick of the windows added so far (−∞: none). */
+  get lastTick(): number {
+    return this.lastWindowTick;
+  }
+
   /** Queries that ran but are in no window yet (waiting for theirs), with their executions. */
   waitingQueries(): Map<string, number> {
     const out = new Map<string, number>();

@@ -19,7 +19,7 @@ import { GreedyScheduler } from './greedy.js';
 import { mean, percentile, summarizeWindows, type SpreadSummary, type WindowScore } from './metrics.js';
 import { NoScheduling } from './none.js';
 import { offlineWindow } from './offline-window.js';
-import { runPolicy, type RunRecord } from './run.js';
+import { runPolicyAsync, type RunRecord } from './run.js';
 
 export const POLICY_NAMES = ['none', 'greedy-oracle', 'policy-oracle', 'policy-estimated', 'offline-window'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -109,7 +109,7 @@ export interface LabReport {
   };
 }
 
-export function runLab(config: LabConfig): LabReport {
+export async function runLab(config: LabConfig): Promise<LabReport> {
   const warmup = Math.max(
     config.warmupWindows,
     Math.ceil(config.simulation.defaultDelay / config.simulation.metricsWindowTicks),
@@ -120,16 +120,19 @@ export function runLab(config: LabConfig): LabReport {
     const r = offlineWindow({ ...config.simulation, seed }, config.ticks, iterations);
     return { scores: r.scores.filter((w) => w.windowId >= warmup), counts: r.executionsPerWindow.slice(warmup) };
   });
-  const policies = config.policies.map((name) =>
-    name === 'offline-window'
-      ? offlineResult(offline.map((o, i) => ({ seed: config.seeds[i]!, scores: o.scores })))
-      : evaluate(config, name, config.policy, warmup),
-  );
+  const policies: PolicyResult[] = [];
+  for (const name of config.policies) {
+    policies.push(
+      name === 'offline-window'
+        ? offlineResult(offline.map((o, i) => ({ seed: config.seeds[i]!, scores: o.scores })))
+        : await evaluate(config, name, config.policy, warmup),
+    );
+  }
   const counts = offline.flatMap((o) => o.counts);
   const W = config.simulation.metricsWindowTicks;
   const sweep: SweepRow[] = [];
-  const row = (kind: SweepRow['sweep'], name: PolicyName, options: PolicyOptions): SweepRow => {
-    const r = evaluate(config, name as Exclude<PolicyName, 'offline-window'>, options, warmup);
+  const row = async (kind: SweepRow['sweep'], name: PolicyName, options: PolicyOptions): Promise<SweepRow> => {
+    const r = await evaluate(config, name as Exclude<PolicyName, 'offline-window'>, options, warmup);
     return {
       sweep: kind,
       latencyBudget: options.latencyBudget,
@@ -146,13 +149,13 @@ export function runLab(config: LabConfig): LabReport {
   for (const budget of config.sweep) {
     for (const name of config.policies) {
       if (name === 'none' || name === 'offline-window') continue;
-      sweep.push(row('latency-budget', name, { ...config.policy, latencyBudget: budget }));
+      sweep.push(await row('latency-budget', name, { ...config.policy, latencyBudget: budget }));
     }
   }
   for (const target of config.sweepLatency) {
     for (const name of config.policies) {
       if (name !== 'policy-oracle' && name !== 'policy-estimated') continue;
-      sweep.push(row('target-latency', name, { ...config.policy, targetLatency: target }));
+      sweep.push(await row('target-latency', name, { ...config.policy, targetLatency: target }));
     }
   }
   const estimatorName = config.costModelProvider({ simulation: { ...config.simulation, seed: 'name' } }).name;
@@ -221,16 +224,16 @@ function offlineResult(records: { seed: string; scores: WindowScore[] }[]): Poli
 }
 
 /** Runs one policy on every seed and pools the results. */
-export function evaluate(
+export async function evaluate(
   config: LabConfig,
   name: Exclude<PolicyName, 'offline-window'>,
   options: PolicyOptions,
   warmup: number,
-): PolicyResult {
+): Promise<PolicyResult> {
   const records: { seed: string; run: RunRecord; windows: WindowScore[] }[] = [];
   for (const seed of config.seeds) {
     const simulation: SimulationOptions = { ...config.simulation, seed, exposeTruth: true };
-    const run = runPolicy({
+    const run = await runPolicyAsync({
       simulation,
       ticks: config.ticks,
       policy: (db) => {

@@ -14,6 +14,12 @@ import { scoreWindow, type WindowScore } from './metrics.js';
 /** Something that learns from the run's events (the estimated cost model, for instance). */
 export interface EventObserver {
   observe(event: ExecutedEvent | WindowEvent): void;
+  /**
+   * Work the events so far started asynchronously (the product estimator's solve), or undefined.
+   * `runPolicyAsync` awaits it after each tick, before the policy's `beforeTick`: virtual time
+   * stands still meanwhile. `runPolicy` refuses an observer that returns one.
+   */
+  flush?(): Promise<void> | undefined;
 }
 
 export interface RunInput {
@@ -43,7 +49,25 @@ export interface RunRecord {
   tickCpuMs: Float64Array;
 }
 
+/** Runs a policy whose observers never work asynchronously (see `EventObserver.flush`). */
 export function runPolicy(input: RunInput): RunRecord {
+  const steps = runSteps(input);
+  const step = steps.next();
+  if (!step.done) throw new Error('an observer works asynchronously: use runPolicyAsync');
+  return step.value;
+}
+
+/** Runs a policy, awaiting its observers' asynchronous work after each tick. */
+export async function runPolicyAsync(input: RunInput): Promise<RunRecord> {
+  const steps = runSteps(input);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    await step.value;
+  }
+}
+
+/** The run, as a generator that yields each piece of asynchronous observer work to wait for. */
+function* runSteps(input: RunInput): Generator<Promise<void>, RunRecord, void> {
   const db = new Database(input.simulation);
   const { policy, observers } = input.policy(db);
   const windows: WindowScore[] = [];
@@ -98,6 +122,10 @@ export function runPolicy(input: RunInput): RunRecord {
     db.tick();
     apply(pending);
     pending = [];
+    for (const o of observers) {
+      const work = o.flush?.();
+      if (work) yield work;
+    }
     // beforeTick is where nearly all the work is; its CPU time is measured apart from wall time.
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();

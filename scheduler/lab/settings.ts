@@ -4,9 +4,17 @@
  * lab always needs), the policy's settings (../options.ts), and the lab's own.
  */
 import { ConfigError } from '../../common/errors.js';
-import { integer, text, toggle, type SettingValues } from '../../common/settings.js';
+import { integer, oneOf, text, toggle, type SettingValues } from '../../common/settings.js';
 import { simulationSettings } from '../../server/options.js';
+import {
+  ESTIMATOR_NAMES,
+  productEstimatorProvider,
+  windowRegressionProvider,
+  type CostModelProvider,
+  type EstimatorName,
+} from './cost-model-provider.js';
 import { POLICY_NAMES, type PolicyName } from './lab.js';
+import { DEFAULT_PRODUCT_ESTIMATOR } from './product-estimator.js';
 
 /** The simulation's settings without `seed` and `exposeTruth` (see above). */
 export const labSimulationSettings = Object.fromEntries(
@@ -66,6 +74,26 @@ export const labSettings = {
     doc: 'Also write a Vega-Lite spec of the sweep (data inlined) to this file.',
     maxLength: 4096,
   }),
+  estimator: oneOf<EstimatorName>({
+    flag: '--estimator',
+    default: 'product',
+    values: ESTIMATOR_NAMES,
+    doc: "Where policy-estimated gets its costs: the product's estimator (product: the analysis job's statistics and solve, run on the run's own events) or the lab's online Kalman filter (window-regression).",
+  }),
+  estimatorIntervalWindows: integer({
+    flag: '--estimator-interval-windows',
+    default: DEFAULT_PRODUCT_ESTIMATOR.intervalWindows,
+    min: 1,
+    max: 1_000_000,
+    doc: "--estimator product: windows between solves (default: the analysis job's 30 s interval in 1 s windows).",
+  }),
+  estimatorSettleWindows: integer({
+    flag: '--estimator-settle-windows',
+    default: DEFAULT_PRODUCT_ESTIMATOR.settleWindows,
+    min: 0,
+    max: 1_000_000,
+    doc: "--estimator product: a window is used once the newest execution is this many windows past its end (default: the analysis job's 10 s settle horizon in 1 s windows).",
+  }),
   json: toggle({ flag: '--json', default: false, doc: 'Print the results as one JSON object.' }),
 };
 
@@ -106,4 +134,16 @@ export function parseLatencies(list: string | undefined, budget: number): number
     }
   }
   return targets;
+}
+
+/** The cost model provider the estimator flags select. */
+export function estimatorProvider(
+  v: Pick<LabValues, 'estimator' | 'estimatorIntervalWindows' | 'estimatorSettleWindows'>,
+): CostModelProvider {
+  return v.estimator === 'window-regression'
+    ? windowRegressionProvider
+    : productEstimatorProvider({
+        intervalWindows: v.estimatorIntervalWindows,
+        settleWindows: v.estimatorSettleWindows,
+      });
 }

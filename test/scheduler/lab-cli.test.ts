@@ -27,12 +27,13 @@ describe('lab CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as {
-      config: { seeds: string[]; ticks: number; latencyBudget: number };
+      config: { seeds: string[]; ticks: number; latencyBudget: number; estimator: string };
       policies: Record<string, unknown>[];
       sweep: { latencyBudget: number; name: string }[];
       load: { executionsPerTick: number };
     };
     expect(out.config).toMatchObject({ seeds: ['a', 'b'], ticks: 600, latencyBudget: 6 });
+    expect(out.config.estimator).toMatch(/^product \(ridge-eb\/bounds, every 30 windows, settle 10\)$/);
     expect(out.policies.map((p) => p.name)).toEqual([
       'none',
       'greedy-oracle',
@@ -61,11 +62,38 @@ describe('lab CLI', () => {
     expect(r.stdout).not.toMatch(/greedy-oracle/);
   });
 
+  it('selects the estimator of policy-estimated and its solve interval and settle horizon', async () => {
+    const product = await runCli(LAB, [
+      '--seconds',
+      '60',
+      '--policies',
+      'policy-estimated',
+      '--estimator-interval-windows',
+      '5',
+      '--estimator-settle-windows',
+      '0',
+    ]);
+    expect(product.code).toBe(0);
+    expect(product.stdout).toMatch(/estimator product \(ridge-eb\/bounds, every 5 windows, settle 0\)/);
+    const filter = await runCli(LAB, [
+      '--seconds',
+      '20',
+      '--policies',
+      'policy-estimated',
+      '--estimator',
+      'window-regression',
+    ]);
+    expect(filter.code).toBe(0);
+    expect(filter.stdout).toMatch(/estimator window-regression;/);
+  });
+
   it.each([
     [['--probability-scale', '-1'], /--probability-scale/],
     [['--latency-budget', '700'], /latencyBudget.*maximum delay/],
     [['--sweep', '1,a'], /--sweep/],
     [['--policies', 'none,magic'], /unknown policy magic/],
+    [['--estimator', 'magic'], /--estimator/],
+    [['--estimator-interval-windows', '0'], /--estimator-interval-windows/],
     [['--bogus'], /unknown option/],
   ])('refuses %j with exit code 2 and a clear message', async (args, message) => {
     const r = await runCli(LAB, args);

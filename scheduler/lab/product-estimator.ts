@@ -1,0 +1,137 @@
+/**
+ * The product's own estimator inside the lab (`product`): the costs `policy-estimated` schedules
+ * with come from exactly the computation the analysis job runs — the same sufficient statistics
+ * (analysis/estimator/window-stats.ts computes in memory what the job's SQL computes in ClickHouse;
+ * a test proves them equal), the same solve (`solveCosts`: ridge toward an empirical-Bayes prior,
+ * non-negative, with sd's) and the same prior rows for queries that ran after the settle horizon
+ * (estimate.ts) — fed from the run's own executed and window events, never ground truth.
+ *
+ * It also behaves like the live job in time: it re-solves every `intervalWindows` windows (the
+ * job's period), from the windows that ended at least `settleWindows` windows before the newest
+ * execution (the job's settle horizon), and until the first solve that has data every query gets
+ * the policy's prior (`cost` returns undefined): the cold start is scored. A query first seen after
+ * the latest solve is unknown until the next one, as it is to the live scheduler.
+ *
+ * The solve is async (the live job slices it to keep the event loop free); here it runs with
+ * `noPause` and the lab awaits it between ticks (`flush`), so the estimates it produces are in use
+ * from the next tick's decisions on. Its wall time is counted in `solveMs`.
+ */
+import type { ExecutedEvent, WindowEvent } from '../../common/contracts.js';
+import { priorEstimate } from '../../analysis/estimator/estimate.js';
+import { noPause } from '../../analysis/estimator/pause.js';
+import {
+  solveCosts,
+  type CostSolution,
+  type QueryEstimate,
+  type SolveOptions,
+} from '../../analysis/estimator/solve.js';
+import type { TotalMethod } from '../../analysis/estimator/sql.js';
+import { WindowStatsAccumulator } from '../../analysis/estimator/window-stats.js';
+import { estimatorSettings, analysisSettings } from '../../analysis/options.js';
+import { DEFAULT_SIMULATION } from '../../server/options.js';
+import type { CostEstimate, CostModel } from '../cost-model.js';
+import type { EventObserver } from './run.js';
+
+export interface ProductEstimatorOptions {
+  method: TotalMethod;
+  /** Windows between solves (the analysis job's interval). */
+  intervalWindows: number;
+  /** A window is used once the newest execution is this many windows past its end (the settle horizon). */
+  settleWindows: number;
+  /** Ticks per metrics window (turns `settleWindows` into ticks). */
+  windowTicks: number;
+  solve: SolveOptions;
+}
+
+/** The analysis job's defaults, its durations in default (1 s) windows: every 30, settle 10. */
+const DEFAULT_WINDOW_MS = DEFAULT_SIMULATION.tickMs * DEFAULT_SIMULATION.metricsWindowTicks;
+export const DEFAULT_PRODUCT_ESTIMATOR: Omit<ProductEstimatorOptions, 'windowTicks'> = {
+  method: estimatorSettings.totalMethod.default,
+  intervalWindows: Math.max(1, Math.round(analysisSettings.intervalMs.default / DEFAULT_WINDOW_MS)),
+  settleWindows: Math.round(estimatorSettings.settleMs.default / DEFAULT_WINDOW_MS),
+  solve: {
+    denseLimit: estimatorSettings.denseLimit.default,
+    minPriorQueries: estimatorSettings.minPriorQueries.default,
+  },
+};
+
+export class ProductEstimator implements CostModel, EventObserver {
+  readonly name: string;
+  private readonly stats: WindowStatsAccumulator;
+  /** Closed windows not folded into the statistics yet (not settled at the last solve). */
+  private readonly unsettled: WindowEvent[] = [];
+  private estimates = new Map<string, CostEstimate>();
+  private windowsSinceSolve = 0;
+  private newestTick = Number.NEGATIVE_INFINITY;
+  private solving: Promise<void> | undefined;
+  /** The latest solve that had data (its prior, noise, counts), and the last tick of the windows it used. */
+  latest: { solution: CostSolution; horizonTick: number } | undefined;
+  /** Solves run, solves that had data, and their total wall time (ms). */
+  solves = 0;
+  solvesWithData = 0;
+  solveMs = 0;
+
+  constructor(private readonly options: ProductEstimatorOptions) {
+    this.stats = new WindowStatsAccumulator(options.method);
+    this.name = `product (ridge-eb/${options.method}, every ${options.intervalWindows} windows, settle ${options.settleWindows})`;
+  }
+
+  cost(queryId: string): CostEstimate | undefined {
+    return this.estimates.get(queryId);
+  }
+
+  observe(event: ExecutedEvent | WindowEvent): void {
+    if (event.type === 'executed') {
+      this.stats.addExecution(event.queryId, event.executedTick);
+      if (event.executedTick > this.newestTick) this.newestTick = event.executedTick;
+      return;
+    }
+    this.unsettled.push(event);
+    if (++this.windowsSinceSolve < this.options.intervalWindows) return;
+    this.windowsSinceSolve = 0;
+    const previous = this.solving;
+    this.solving = previous ? previous.then(() => this.solve()) : this.solve();
+  }
+
+  /** The solve started by the events so far, if any: the lab awaits it before the next tick. */
+  flush(): Promise<void> | undefined {
+    const p = this.solving;
+    this.solving = undefined;
+    return p;
+  }
+
+  private async solve(): Promise<void> {
+    const started = performance.now();
+    this.solves++;
+    // The settle horizon (blocks.ts / horizonSql): windows that ended settleWindows before the newest execution.
+    const horizon = this.newestTick - this.options.settleWindows * this.options.windowTicks;
+    let settled = 0;
+    while (settled < this.unsettled.length && this.unsettled[settled]!.lastTick <= horizon) {
+      this.stats.addWindow(this.unsettled[settled++]!);
+    }
+    this.unsettled.splice(0, settled);
+    const stats = this.stats.stats();
+    const solution = await solveCosts(stats, this.options.solve, noPause);
+    if (solution.estimates.length > 0) {
+      this.solvesWithData++;
+      const estimates = new Map(solution.estimates.map((e) => [e.queryId, toCostEstimate(e)]));
+      // Queries that ran after the horizon only: an explicit prior with 0 observations (estimate.ts).
+      for (const queryId of this.stats.waitingQueries().keys()) {
+        if (!estimates.has(queryId)) estimates.set(queryId, toCostEstimate(priorEstimate(queryId, solution.prior)));
+      }
+      this.estimates = estimates;
+      this.latest = { solution, horizonTick: this.stats.lastTick };
+    }
+    this.solveMs += performance.now() - started;
+  }
+}
+
+function toCostEstimate(e: QueryEstimate): CostEstimate {
+  return {
+    cpu: e.mean[0],
+    io: e.mean[1],
+    memory: e.mean[2],
+    sd: { cpu: e.sd[0], io: e.sd[1], memory: e.sd[2] },
+    observations: e.observations,
+  };
+}
