@@ -40,7 +40,7 @@ import zlib from 'node:zlib';
 import type { ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { Logger } from '../common/logger.js';
-import { integer, text, type SettingValues } from '../common/settings.js';
+import { integer, text, toggle, type SettingValues } from '../common/settings.js';
 import { clickhouseSettings, createClickHouse, type ClickHouseClient } from './client.js';
 
 export const gatewaySettings = {
@@ -68,6 +68,12 @@ export const gatewaySettings = {
     doc: 'Largest request body (a query or an insert’s rows, after decompression); larger ones get 413.',
   }),
   dataPath: clickhouseSettings.dataPath,
+  faultControl: toggle({
+    flag: '--gateway-fault-control',
+    env: 'CLICKHOUSE_GATEWAY_FAULT_CONTROL',
+    default: false,
+    doc: 'For the chaos run only: serves `POST /_fault/insert-failures?ms=N&mode=refuse|lost-reply`, which makes every INSERT fail with TOO_MANY_PARTS for N ms (`lost-reply`: the insert runs, then the error is answered). Off by default.',
+  }),
 };
 
 export type GatewaySettingValues = SettingValues<typeof gatewaySettings>;
@@ -79,13 +85,32 @@ export interface GatewayOptions {
   host: string;
   maxBodyBytes: number;
   logger: Logger;
+  /** Serve the insert-failure switch (`POST /_fault/insert-failures`); for the chaos run only. */
+  faultControl?: boolean;
 }
+
+/**
+ * How the insert-failure switch fails an INSERT: `refuse` answers the error without running it
+ * (ClickHouse refusing the insert); `lost-reply` runs it and then answers the error (the insert was
+ * stored but the caller never learns it: a timeout or a cut connection after the commit), so the
+ * caller's retry stores the same rows again.
+ */
+export type InsertFailureMode = 'refuse' | 'lost-reply';
+export const INSERT_FAILURE_MODES: readonly InsertFailureMode[] = ['refuse', 'lost-reply'];
+/** The path of the switch, served only with `faultControl`. */
+export const FAULT_PATH = '/_fault/insert-failures';
+/** The error a failed INSERT gets: what a server under merge pressure answers (a transient state). */
+const INSERT_FAILURE = {
+  status: 500,
+  code: '252',
+  text: 'Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts (injected by the gateway fault switch). (TOO_MANY_PARTS)',
+};
 
 export interface ClickHouseGateway {
   /** `http://host:port`, for `CLICKHOUSE_URL`. */
   url: string;
-  /** Requests answered so far, and how many of them were errors. */
-  stats(): { requests: number; errors: number; inFlight: number };
+  /** Requests answered so far, and how many of them were errors (inserts failed on purpose included). */
+  stats(): { requests: number; errors: number; inFlight: number; insertsFailed: number };
   /** Stops accepting requests, waits for the ones running, then releases the data directory. */
   close(): Promise<void>;
 }
@@ -320,7 +345,9 @@ export async function startClickHouseGateway(o: GatewayOptions): Promise<ClickHo
   const keeper: ClickHouseClient = createClickHouse({ kind: 'embedded', dataPath });
   await keeper.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((rs) => rs.json());
 
-  const counters = { requests: 0, errors: 0, inFlight: 0 };
+  const counters = { requests: 0, errors: 0, inFlight: 0, insertsFailed: 0 };
+  /** While Date.now() < until, INSERTs fail (the fault switch). */
+  const insertFailure = { until: 0, mode: 'refuse' as InsertFailureMode };
   let idle: (() => void) | undefined;
 
   const fail = (res: ServerResponse, status: number, code: string, text: string) => {
@@ -347,6 +374,32 @@ export async function startClickHouseGateway(o: GatewayOptions): Promise<ClickHo
       }
       res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8' });
       res.end(method === 'HEAD' ? undefined : 'Ok.\n');
+      return;
+    }
+    if (o.faultControl && url.pathname === FAULT_PATH) {
+      req.resume();
+      const ms = Number(url.searchParams.get('ms') ?? '');
+      const mode = (url.searchParams.get('mode') ?? 'refuse') as InsertFailureMode;
+      if (
+        method !== 'POST' ||
+        !Number.isSafeInteger(ms) ||
+        ms < 0 ||
+        ms > 3_600_000 ||
+        !INSERT_FAILURE_MODES.includes(mode)
+      ) {
+        fail(
+          res,
+          400,
+          '36',
+          `Code: 36. DB::Exception: use POST ${FAULT_PATH}?ms=<0..3600000>&mode=refuse|lost-reply (BAD_ARGUMENTS)`,
+        );
+        return;
+      }
+      insertFailure.until = Date.now() + ms;
+      insertFailure.mode = mode;
+      o.logger.warn({ ms, mode }, 'fault switch: inserts fail');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ until: insertFailure.until, mode }));
       return;
     }
     if (url.pathname !== '/') {
@@ -389,8 +442,19 @@ export async function startClickHouseGateway(o: GatewayOptions): Promise<ClickHo
       fail(res, err.status, String(err.code), `Code: ${err.code}. DB::Exception: ${err.message} (${err.type})`);
       return;
     }
+    const failInsert = insertFailure.until > Date.now() && /(^|;)\s*INSERT\b/i.test(translated.sql);
+    if (failInsert && insertFailure.mode === 'refuse') {
+      counters.insertsFailed++;
+      fail(res, INSERT_FAILURE.status, INSERT_FAILURE.code, INSERT_FAILURE.text);
+      return;
+    }
     try {
       const { body, summary } = await runOnOwnConnection(dataPath, translated);
+      if (failInsert) {
+        counters.insertsFailed++;
+        fail(res, INSERT_FAILURE.status, INSERT_FAILURE.code, INSERT_FAILURE.text);
+        return;
+      }
       res.writeHead(200, {
         'Content-Type': contentType(translated.format),
         'X-ClickHouse-Query-Id': translated.queryId,

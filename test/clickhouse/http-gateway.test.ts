@@ -19,7 +19,9 @@ import {
   MIGRATIONS_DIR,
   type ClickHouseClient,
 } from '../../clickhouse/index.js';
+import { classifyFailure } from '../../clickhouse/failures.js';
 import {
+  FAULT_PATH,
   GatewayRequestError,
   startClickHouseGateway,
   translateRequest,
@@ -199,6 +201,58 @@ describe('ClickHouse HTTP gateway over chDB', () => {
     );
     expect(child.status).toBe(1);
     expect(child.stderr).toContain(new ClickHouseDataLockedError(dataPath, null).name);
+  });
+});
+
+describe('the insert-failure switch (chaos run only)', () => {
+  it('is not served unless enabled', async () => {
+    const res = await fetch(`${gateway.url}${FAULT_PATH}?ms=1000`, { method: 'POST' });
+    expect(res.status).toBe(404);
+  });
+
+  it('fails INSERTs with a transient ClickHouse error while on (refused, or stored with the reply lost); reads go on', async () => {
+    // A second gateway on the same directory in this process (the engine is per process).
+    const faulty = await startClickHouseGateway({
+      dataPath,
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: MAX_BODY,
+      logger: silentLogger,
+      faultControl: true,
+    });
+    const c = createClickHouse({
+      kind: 'server',
+      url: faulty.url,
+      user: 'default',
+      password: '',
+      requestTimeoutMs: 30_000,
+    });
+    const store = new ClickHouseStore(c, { database: 'spike' });
+    const range = { from: BASE_TICK + 1000, to: BASE_TICK + 1099 };
+    const events = executions(1000, 100);
+    try {
+      expect((await fetch(`${faulty.url}${FAULT_PATH}?ms=-1`, { method: 'POST' })).status).toBe(400);
+      expect((await fetch(`${faulty.url}${FAULT_PATH}?ms=5000&mode=refuse`, { method: 'POST' })).status).toBe(200);
+      const refused = await store.insertExecutions(events).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ClickHouseError);
+      expect((refused as ClickHouseError).type).toBe('TOO_MANY_PARTS');
+      expect(classifyFailure(refused)).toBe('transient');
+      expect((await store.countExecutions(range)).stored).toBe(0);
+
+      await fetch(`${faulty.url}${FAULT_PATH}?ms=5000&mode=lost-reply`, { method: 'POST' });
+      await expect(store.insertExecutions(events.slice(0, 40))).rejects.toBeInstanceOf(ClickHouseError);
+      expect((await store.countExecutions(range)).stored).toBe(40);
+
+      await fetch(`${faulty.url}${FAULT_PATH}?ms=0`, { method: 'POST' });
+      await store.insertExecutions(events);
+      const counts = await store.countExecutions(range);
+      expect(counts.stored).toBe(100);
+      expect(counts.countedTwice).toBe(0);
+      expect(faulty.stats().insertsFailed).toBe(2);
+    } finally {
+      await c.close();
+      await faulty.close();
+    }
   });
 });
 
