@@ -26,7 +26,13 @@ import { startScheduler } from './service.js';
 import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
 
 const measureSettings = {
-  seconds: integer({ flag: '--seconds', default: 60, min: 5, max: 86_400, doc: 'How long to measure (after warm-up).' }),
+  seconds: integer({
+    flag: '--seconds',
+    default: 60,
+    min: 5,
+    max: 86_400,
+    doc: 'How long to measure (after warm-up).',
+  }),
   warmupSeconds: integer({ flag: '--warmup-seconds', default: 10, min: 0, max: 3600, doc: 'Run before measuring.' }),
   probabilityScale: decimal({ flag: '--probability-scale', default: 1, min: 0, max: 1000, doc: 'Load (SIM).' }),
   seed: text({ flag: '--seed', default: 'measure', maxLength: 200, doc: 'Simulation seed.' }),
@@ -92,6 +98,8 @@ try {
     latencyP50Ms: end.recent.latencyP50Ms,
     latencyP99Ms: end.recent.latencyP99Ms,
     latencyOverDecisions: end.recent.decisions,
+    readLagP50Ms: end.readLagP50Ms,
+    readLagP99Ms: end.readLagP99Ms,
     staleTicks: end.staleTicks - start.staleTicks,
     gaps: end.gaps - start.gaps,
     database: stats.scheduling,

@@ -223,6 +223,7 @@ class SchedulerService {
     if (!end) return;
     // Published more than a tick ago: the tick it decides for has most likely run already.
     const age = Date.now() - end.publishedAt;
+    this.live.recordTick(age);
     if (age > this.tickMs) {
       this.counters.staleTicks++;
       return;
