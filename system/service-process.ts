@@ -1,11 +1,16 @@
 /**
- * One of the product's components running as its own process, the way compose runs it:
+ * One of the product's components running as its own process, the way compose runs it (used by the
+ * chaos run and by the system tests):
  * `node --import tsx <entry>` (node itself, not the tsx wrapper, so that a SIGKILL hits the process
  * that holds the jobs and files; killing the wrapper would leave its node child running). Keeps the
  * process's pino log lines so a test can wait for one and read the counters it logs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT } from '../../helpers/run-cli.js';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: entry points are given relative to it. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export class ServiceTimeoutError extends Error {
   override readonly name = 'ServiceTimeoutError';
@@ -29,13 +34,23 @@ export class ServiceProcess {
     entry: string,
     args: string[],
     env: Record<string, string>,
+    options: { logFile?: string; maxBufferBytes?: number } = {},
   ) {
     this.child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const keep = (d: Buffer) => (this.output += d.toString());
+    const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+    const max = options.maxBufferBytes ?? Infinity;
+    const keep = (d: Buffer) => {
+      log?.write(d);
+      this.output += d.toString();
+      // Keep only the newest output (whole lines) when a long run would otherwise grow without bound.
+      if (this.output.length > max)
+        this.output = this.output.slice(this.output.indexOf('\n', this.output.length - max / 2) + 1);
+    };
+    this.child.once('close', () => log?.end());
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
     this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
