@@ -134,3 +134,105 @@ export function tableExistsSql(database: string, table: string): string {
     throw new ConfigError('table', table, 'must be an identifier');
   return `SELECT count() AS n FROM system.tables WHERE database = '${database}' AND name = '${table}'`;
 }
+
+/**
+ * Scheduling before/after: the span, plus the first window the scheduler acted in (null: it never
+ * did in the span), the windows after it left out as warm-up, and windows per plotted point.
+ */
+export interface SchedulingSpan extends WindowSpan {
+  startWindow: number | null;
+  warmupWindows: number;
+  bucketWindows: number;
+}
+
+/** The first execution the scheduler moved (`delayed_by = 'scheduler'`) in the span: when scheduling started. */
+export function schedulingStartSql(t: TableNames, s: WindowSpan): string {
+  return `SELECT count() AS moved, min(executed_tick) AS tick, toUnixTimestamp64Milli(min(executed_at)) AS t
+FROM ${t.executionsDedup}
+WHERE executed_tick BETWEEN ${tickBounds(s)} AND delayed_by = 'scheduler'`;
+}
+
+/** The phase of a window id: before the start, warm-up, after (or 'unscheduled' without a start). */
+function phaseOf(windowId: string, s: SchedulingSpan): string {
+  if (s.startWindow === null) return `'unscheduled'`;
+  return `multiIf(${windowId} < ${int(s.startWindow)}, 'before', ${windowId} < ${int(s.startWindow + s.warmupWindows)}, 'warm-up', 'after')`;
+}
+
+/**
+ * One row per window of the span, scored as the lab scores it (scheduler/lab/metrics.ts): in band
+ * when all three resources have min ≥ 0.9·avg and max ≤ 1.1·avg and something ran (an idle window
+ * is not in band); the worst ratios over the resources whose average is not 0 (NULL: none).
+ */
+function scoredWindows(t: TableNames, s: SchedulingSpan): string {
+  const band = RESOURCES.map((r) => `${r}_min >= 0.9 * ${r}_avg AND ${r}_max <= 1.1 * ${r}_avg`).join(' AND ');
+  const ratios = (edge: 'max' | 'min') =>
+    `arrayFilter(x -> x >= 0, [${RESOURCES.map((r) => `if(${r}_avg > 0, ${r}_${edge} / ${r}_avg, -1)`).join(', ')}])`;
+  return `SELECT window_id, toUnixTimestamp64Milli(ts) AS t, ${phaseOf('window_id', s)} AS phase,
+    toUInt8(${band} AND cpu_max + io_max + memory_max > 0) AS in_band,
+    ${ratios('max')} AS max_ratios, if(empty(max_ratios), NULL, arrayMax(max_ratios)) AS max_ratio,
+    ${ratios('min')} AS min_ratios, if(empty(min_ratios), NULL, arrayMin(min_ratios)) AS min_ratio
+  FROM ${t.windowsDedup}
+  WHERE window_id BETWEEN ${int(s.firstWindow)} AND ${int(s.lastWindow)}`;
+}
+
+/** Per window id: executions, how many the scheduler moved, and their added latency (ticks). */
+function movedPerWindow(t: TableNames, s: WindowSpan): string {
+  return `SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions,
+    countIf(delayed_by = 'scheduler') AS moved, sum(added_delay) AS added_sum
+  FROM ${t.executionsDedup}
+  WHERE executed_tick BETWEEN ${tickBounds(s)}
+  GROUP BY window_id`;
+}
+
+/**
+ * The scheduling series, one row per point of `bucketWindows` consecutive windows (1: per window):
+ * in-band rate, mean worst max/avg and min/avg, executions, moved by the scheduler, added latency.
+ */
+export function schedulingSeriesSql(t: TableNames, s: SchedulingSpan): string {
+  return `SELECT intDiv(w.window_id - ${int(s.firstWindow)}, ${int(s.bucketWindows)}) AS bucket, max(w.t) AS t,
+  count() AS windows, avg(w.in_band) AS in_band_rate, avg(w.max_ratio) AS max_ratio, avg(w.min_ratio) AS min_ratio,
+  sum(e.executions) AS executions, sum(e.moved) AS moved, sum(e.added_sum) AS added_sum
+FROM (${scoredWindows(t, s)}) AS w
+LEFT JOIN (${movedPerWindow(t, s)}) AS e ON e.window_id = w.window_id
+GROUP BY bucket
+ORDER BY bucket`;
+}
+
+/** Nearest-rank percentile (as the lab's `percentile`) of a sorted array column; NULL when empty. */
+function nearestRank(sorted: string, q: number): string {
+  return `if(empty(${sorted}), NULL, arrayElement(${sorted}, toUInt64(greatest(1, ceil(${q} * length(${sorted}))))))`;
+}
+
+/**
+ * Per phase (before, warm-up, after; or unscheduled): windows, in-band rate, max/avg p50/p95 and
+ * min/avg p5/p50 over the windows' worst ratios, and over the executions that ran in the phase's
+ * windows the share the scheduler moved and the added latency, mean and p99 (nearest rank, from
+ * counts per latency value so no execution list is built).
+ */
+export function schedulingPhasesSql(t: TableNames, s: SchedulingSpan): string {
+  return `SELECT w.phase AS phase, w.windows AS windows, w.first_t AS first_t, w.last_t AS last_t,
+  w.in_band_rate AS in_band_rate,
+  ${nearestRank('w.max_sorted', 0.5)} AS max_avg_p50, ${nearestRank('w.max_sorted', 0.95)} AS max_avg_p95,
+  ${nearestRank('w.min_sorted', 0.05)} AS min_avg_p5, ${nearestRank('w.min_sorted', 0.5)} AS min_avg_p50,
+  e.executions AS executions, e.moved AS moved, e.added_mean AS added_mean,
+  if(e.executions = 0, NULL, arrayElement(e.dist, arrayFirstIndex(x -> x >= ceil(0.99 * e.executions), e.cum)).1) AS added_p99
+FROM (
+  SELECT phase, count() AS windows, min(t) AS first_t, max(t) AS last_t, avg(in_band) AS in_band_rate,
+    arraySort(groupArray(max_ratio)) AS max_sorted, arraySort(groupArray(min_ratio)) AS min_sorted
+  FROM (${scoredWindows(t, s)})
+  GROUP BY phase
+) AS w
+LEFT JOIN (
+  SELECT phase, sum(c) AS executions, sum(m) AS moved, sum(v * c) / sum(c) AS added_mean,
+    arraySort(groupArray((v, c))) AS dist, arrayCumSum(arrayMap(x -> x.2, dist)) AS cum
+  FROM (
+    SELECT ${phaseOf(`intDiv(executed_tick, ${int(s.windowTicks)})`, s)} AS phase, added_delay AS v, count() AS c,
+      countIf(delayed_by = 'scheduler') AS m
+    FROM ${t.executionsDedup}
+    WHERE executed_tick BETWEEN ${tickBounds(s)}
+    GROUP BY phase, v
+  )
+  GROUP BY phase
+) AS e ON e.phase = w.phase
+ORDER BY w.first_t`;
+}
