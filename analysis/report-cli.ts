@@ -15,6 +15,7 @@ import { clickhouseSettings, compileClickHouseOptions } from '../clickhouse/clie
 import { openReadOnly, queryClientSettings, SystemUnreachableError } from '../clickhouse/query-client.js';
 import { TruthSourceError } from './reports/errors.js';
 import { parseMarkers, reportCliSettings, reportOptions, type ReportOptions } from './reports/options.js';
+import { SECTIONS } from './reports/render-report.js';
 import { readTruth } from './reports/truth-source.js';
 import { writeReports } from './reports/write-reports.js';
 
@@ -43,8 +44,18 @@ try {
     topQueries: cli.topQueries,
     markers: parseMarkers(cli.markers),
     detectScheduler: !cli.markersOnly,
+    warmupWindows: cli.warmupWindows,
     title: cli.title,
   });
+  const sections: readonly string[] = SECTIONS.map((x) => x.id);
+  if (cli.screenshotSection !== undefined && !sections.includes(cli.screenshotSection)) {
+    throw new ConfigError(
+      'screenshotSection',
+      cli.screenshotSection,
+      `must be one of ${sections.join(', ')}`,
+      '--screenshot-section',
+    );
+  }
 } catch (error) {
   if (error instanceof ConfigError) exitWithUsageError(error);
   throw error;
@@ -66,7 +77,10 @@ try {
   if (cli.screenshot) {
     // Imported here: playwright-core takes a while to load, and only --screenshot needs it.
     const { assertReportRenders } = await import('./reports/browser-check.js');
-    const check = await assertReportRenders(files[0]!, { screenshot: cli.screenshot });
+    const check = await assertReportRenders(files[0]!, {
+      screenshot: cli.screenshot,
+      screenshotSection: cli.screenshotSection,
+    });
     logger.info({ charts: check.charts.length, screenshot: check.screenshot }, 'report rendered in Chromium');
     files.push(cli.screenshot);
   }

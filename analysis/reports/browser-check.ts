@@ -51,10 +51,12 @@ interface PageStatus {
 
 export async function checkReportInBrowser(
   htmlPath: string,
-  opts: { screenshot?: string; executablePath?: string; timeoutMs?: number } = {},
+  opts: { screenshot?: string; screenshotSection?: string; executablePath?: string; timeoutMs?: number } = {},
 ): Promise<BrowserCheck> {
   const executablePath = opts.executablePath ?? process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM;
   if (!existsSync(executablePath)) throw new BrowserMissingError(executablePath);
+  if (opts.screenshotSection !== undefined && !/^[A-Za-z][\w-]*$/.test(opts.screenshotSection))
+    throw new ReportRenderError(`screenshot section ${JSON.stringify(opts.screenshotSection)} is not a section id`, []);
   const url = pathToFileURL(htmlPath).toString();
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   try {
@@ -95,7 +97,10 @@ export async function checkReportInBrowser(
     }
     let screenshot: string | null = null;
     if (opts.screenshot) {
-      await page.screenshot({ path: opts.screenshot, fullPage: true });
+      // One section (`<section id=…>`) when asked, e.g. for a README picture; else the whole page.
+      if (opts.screenshotSection)
+        await page.locator(`section#${opts.screenshotSection}`).screenshot({ path: opts.screenshot });
+      else await page.screenshot({ path: opts.screenshot, fullPage: true });
       screenshot = opts.screenshot;
     }
     const problems = [...status.errors, ...consoleErrors, ...requests.map((r) => `network request: ${r}`)];
@@ -117,7 +122,7 @@ export async function checkReportInBrowser(
 /** `checkReportInBrowser`, throwing ReportRenderError when anything is wrong. */
 export async function assertReportRenders(
   htmlPath: string,
-  opts: { screenshot?: string; executablePath?: string } = {},
+  opts: { screenshot?: string; screenshotSection?: string; executablePath?: string } = {},
 ): Promise<BrowserCheck> {
   const check = await checkReportInBrowser(htmlPath, opts);
   if (check.problems.length > 0) throw new ReportRenderError(`${htmlPath} did not render cleanly`, check.problems);

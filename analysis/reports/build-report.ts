@@ -9,6 +9,7 @@ import { silentLogger } from '../../common/logger.js';
 import { attributeSpikes, type Attribution } from './attribution.js';
 import type { Chart } from './charts/chart.js';
 import { estimatesChart } from './charts/estimates-chart.js';
+import { schedulingChart } from './charts/scheduling-chart.js';
 import { resourcesChart } from './charts/resources-chart.js';
 import { spikeSharesChart, spikeWindowsChart } from './charts/spikes-chart.js';
 import { inBandChart, spreadChart } from './charts/spread-chart.js';
@@ -16,6 +17,7 @@ import { estimatesView, type EstimatesView } from './estimates-view.js';
 import { loadReportData, type QueryFn, type ReportData } from './load.js';
 import type { ReportMarker, ReportOptions } from './options.js';
 import { reportMarkers, summarizeSegments, type SegmentSummary } from './segments.js';
+import type { SchedulingPhase } from './scheduling.js';
 import { buildSeries } from './series.js';
 
 export interface ReportSummary {
@@ -29,6 +31,13 @@ export interface ReportSummary {
   estimates: { status: string; version: number | null; queries: number; message: string | null };
   spikeAttribution: { basis: string; top: Record<string, { queryId: string; share: number; lift: number | null }[]> };
   accuracy: EstimatesView['accuracy'];
+  /** Scheduling before/after: when it started (null: not scheduled in the range) and the figures per phase. */
+  scheduling: {
+    start: string | null;
+    scheduledThroughout: boolean;
+    warmupWindows: number;
+    phases: (Omit<SchedulingPhase, 'from' | 'to'> & { from: string; to: string })[];
+  } | null;
 }
 
 export interface Report {
@@ -47,6 +56,7 @@ export interface Report {
     estimates?: Chart;
     spread?: Chart;
     inBand?: Chart;
+    scheduling?: Chart;
   };
   withTruth: boolean;
   bucketWindows: number;
@@ -111,6 +121,10 @@ export async function buildReport(params: {
     charts.spread = spreadChart({ spread: series.spread, markers, domain, bucketWindows });
     await breathe();
     charts.inBand = inBandChart({ ...series, markers, domain });
+    if (data.scheduling && data.scheduling.points.length > 0) {
+      await breathe();
+      charts.scheduling = schedulingChart({ scheduling: data.scheduling, domain, windowMs: range.windowMs });
+    }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
 
@@ -148,6 +162,14 @@ export async function buildReport(params: {
       ),
     },
     accuracy: estimates?.accuracy ?? null,
+    scheduling: data.scheduling
+      ? {
+          start: data.scheduling.start ? iso(data.scheduling.start.time) : null,
+          scheduledThroughout: data.scheduling.scheduledThroughout,
+          warmupWindows: data.scheduling.warmupWindows,
+          phases: data.scheduling.phases.map((p) => ({ ...p, from: iso(p.from), to: iso(p.to) })),
+        }
+      : null,
   };
   logger.info(
     { windows: range.windows, executions, charts: Object.keys(charts).length, estimates: data.estimates.status },

@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import { silentLogger } from '../../common/logger.js';
 import type { QueryResult } from '../../clickhouse/read-only.js';
 import { loadEstimates, type EstimatesLoad } from './estimates-source.js';
+import { loadScheduling, type SchedulingData } from './scheduling.js';
 import type { ReportOptions } from './options.js';
 import {
   objects,
@@ -52,6 +53,8 @@ export interface ReportData {
   queryCounts: QueryCount[];
   firstDelayed: FirstDelayed | null;
   estimates: EstimatesLoad;
+  /** Scheduling before/after; null when no window is stored. */
+  scheduling: SchedulingData | null;
 }
 
 export async function loadReportData(params: {
@@ -75,16 +78,24 @@ export async function loadReportData(params: {
       queryCounts: [],
       firstDelayed: null,
       estimates: await loadEstimates(query, database, logger),
+      scheduling: null,
     };
   }
   // Independent reads: issue them together (chDB serialises them anyway; a server runs them in parallel).
-  const [windows, topWindows, spikeQueries, queryCounts, delayed, estimates] = await Promise.all([
+  const [windows, topWindows, spikeQueries, queryCounts, delayed, estimates, scheduling] = await Promise.all([
     query(windowsSql(t, range)).then((r) => objects(r).map(toWindow)),
     query(topWindowsSql(t, range, options.topWindows)).then((r) => objects(r).map(toTopWindow)),
     query(spikeQueriesSql(t, range, options.topWindows)).then((r) => objects(r).map(toSpikeQueryCount)),
     query(queryCountsSql(t, range)).then((r) => objects(r).map(toQueryCount)),
     query(firstDelayedSql(t, range)).then((r) => objects(r)[0]),
     loadEstimates(query, database, logger),
+    loadScheduling({
+      query,
+      database,
+      range,
+      warmupWindows: options.warmupWindows,
+      maxPoints: options.maxPoints,
+    }),
   ]);
   const delayedCount = delayed ? num(delayed, 'delayed', 0) : 0;
   const firstDelayed =
@@ -95,5 +106,5 @@ export async function loadReportData(params: {
     { windows: windows.length, queries: queryCounts.length, ms: Math.round(performance.now() - started) },
     'report data loaded',
   );
-  return { database, range, windows, topWindows, spikeQueries, queryCounts, firstDelayed, estimates };
+  return { database, range, windows, topWindows, spikeQueries, queryCounts, firstDelayed, estimates, scheduling };
 }

@@ -30,6 +30,8 @@ export interface ReportOptions {
   markers: ReportMarker[];
   /** Add a marker at the first execution the scheduler delayed (executions.delay_count > 0). */
   detectScheduler: boolean;
+  /** Scheduling before/after: windows after the start of scheduling left out of "after" as warm-up. */
+  warmupWindows: number;
   /** Page title. */
   title: string;
   /** File name (without extension) of the HTML page and its JSON summary in `outDir`. */
@@ -45,6 +47,7 @@ export const DEFAULT_REPORT_OPTIONS: ReportOptions = {
   maxEstimateQueries: 120,
   markers: [],
   detectScheduler: true,
+  warmupWindows: 10,
   title: 'Spike report',
   baseName: 'spike-report',
 };
@@ -61,6 +64,7 @@ export function reportOptions(partial: Partial<ReportOptions> = {}): ReportOptio
     ['topWindows', 1, 10_000],
     ['topQueries', 1, 1000],
     ['maxEstimateQueries', 1, 10_000],
+    ['warmupWindows', 0, 100_000],
   ];
   for (const [key, min, max] of bounds) {
     const v = o[key];
@@ -138,6 +142,13 @@ export const reportCliSettings = {
     default: false,
     doc: 'Do not add the detected "scheduler on" marker (first delayed execution).',
   }),
+  warmupWindows: integer({
+    flag: '--warmup-windows',
+    default: DEFAULT_REPORT_OPTIONS.warmupWindows,
+    min: 0,
+    max: 100_000,
+    doc: 'Scheduling before/after: windows after the start of scheduling left out of "after" as warm-up.',
+  }),
   truthFrom: text({
     flag: '--truth-from',
     default: undefined,
@@ -150,5 +161,11 @@ export const reportCliSettings = {
     default: undefined,
     maxLength: 4096,
     doc: 'Also open the page in headless Chromium, check every chart rendered, and save a PNG here.',
+  }),
+  screenshotSection: text({
+    flag: '--screenshot-section',
+    default: undefined,
+    maxLength: 100,
+    doc: 'With --screenshot: only this section of the page (resources, spikes, estimates, spread, scheduling).',
   }),
 };

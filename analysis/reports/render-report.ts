@@ -8,6 +8,7 @@ import { RESOURCES } from '../../common/contracts.js';
 import type { Report } from './build-report.js';
 import type { Chart } from './charts/chart.js';
 import { escapeHtml as h, renderPage } from './html.js';
+import type { SchedulingPhase } from './scheduling.js';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC');
 /** To the second: table cells (window ends are stamped at their last tick, e.g. …:05.900). */
@@ -136,11 +137,60 @@ percentile, and the latency added, mean over all executions (max), in ticks.</p>
 ${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}`;
 }
 
+function schedulingSection(r: Report): string {
+  const s = r.data.scheduling;
+  if (!s) return notice('No windows stored yet.');
+  const chart = chartDiv(r.charts.scheduling);
+  const byName = (name: string) => s.phases.find((p) => p.phase === name);
+  const ticks = (x: number | null, digits = 2) => (x === null ? '–' : fmt(x, digits));
+  const rowsOf = (phases: SchedulingPhase[]) => [
+    ['windows', ...phases.map((p) => String(p.windows))],
+    ['first window end', ...phases.map((p) => h(isoSeconds(p.from)))],
+    ['last window end', ...phases.map((p) => h(isoSeconds(p.to)))],
+    ['in-band rate', ...phases.map((p) => pct(p.inBandRate))],
+    ['max/avg p50 / p95', ...phases.map((p) => `${fmt(p.maxAvgP50)} / ${fmt(p.maxAvgP95)}`)],
+    ['min/avg p5 / p50', ...phases.map((p) => `${fmt(p.minAvgP5)} / ${fmt(p.minAvgP50)}`)],
+    ['executions', ...phases.map((p) => String(p.executions))],
+    ['moved by the scheduler', ...phases.map((p) => pct(p.movedShare))],
+    [
+      'added latency mean / p99 (ticks)',
+      ...phases.map((p) => `${ticks(p.addedLatencyMean)} / ${ticks(p.addedLatencyP99, 0)}`),
+    ],
+  ];
+  const how = `<p class="how">Per window, scored as the scheduling lab scores it: in band when every resource has
+min ≥ 0.9·avg and max ≤ 1.1·avg (a window where nothing ran is not in band); the worst max/avg (largest) and min/avg
+(smallest) over cpu, io and memory; the share of the window's executions the scheduler moved
+(<code>delayed_by = 'scheduler'</code>) and their mean added latency, executed tick − (queued tick + default delay)
+(<code>added_delay</code>), in ticks. Percentiles are nearest-rank, over windows (ratios) or executions (latency).</p>`;
+  if (!s.start) {
+    const u = byName('unscheduled');
+    return `${notice("Not scheduled: no execution in this range was moved by the scheduler (delayed_by = 'scheduler'). The figures below are the unscheduled ones.")}
+${how}${u ? table(['', 'unscheduled'], rowsOf([u])) : ''}${chart}`;
+  }
+  const startText = `Scheduling started at <b>${h(iso(s.start.time))}</b> (the first execution the scheduler moved).`;
+  if (s.scheduledThroughout) {
+    const after = s.phases.filter((p) => p.phase !== 'before');
+    return `${notice('Scheduled throughout: the scheduler moved executions from the first window of this range on, so there is no "before" to compare with (widen the range with npm run report -- --last-minutes 0).')}
+<p class="how">${startText}</p>${how}${table(['', ...after.map((p) => p.phase)], rowsOf(after))}${chart}`;
+  }
+  const before = byName('before');
+  const after = byName('after');
+  const warm = byName('warm-up');
+  const shown = [before, after].filter((p): p is SchedulingPhase => p !== undefined);
+  const warmText = warm
+    ? ` The ${warm.windows} window${warm.windows === 1 ? '' : 's'} from the start (those ending ${h(isoSeconds(warm.from))} … ${h(isoSeconds(warm.to))}, grey in the chart) are left out of "after" as warm-up: they still hold executions queued before the scheduler saw them, and its level and latency controller settle over a few seconds.`
+    : '';
+  const noAfter = after ? '' : notice('No window after the warm-up yet: come back in a minute.');
+  return `<p class="how">${startText}${warmText}</p>${how}${noAfter}
+${table(['', ...shown.map((p) => p.phase)], rowsOf(shown))}${chart}`;
+}
+
 export const SECTIONS = [
   { id: 'resources', title: 'Resource usage over time', render: resourcesSection },
   { id: 'spikes', title: 'Spike attribution', render: spikesSection },
   { id: 'estimates', title: 'Estimated cost per query', render: estimatesSection },
   { id: 'spread', title: 'Spread and in-band rate', render: spreadSection },
+  { id: 'scheduling', title: 'Scheduling: before and after', render: schedulingSection },
 ] as const;
 
 export function renderReport(r: Report): string {

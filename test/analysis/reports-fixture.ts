@@ -16,6 +16,8 @@ export interface PopulateOptions {
   /** Minute at which the naive scheduler starts delaying; undefined: never. */
   schedulerFromMinute?: number;
   probabilityScale?: number;
+  /** Database to store into (default `spike`; it must be migrated). */
+  database?: string;
 }
 
 export interface Populated {
@@ -34,7 +36,7 @@ export async function populate(client: ClickHouseClient, o: PopulateOptions): Pr
   const db = new Database(
     simulationOptions({ seed: o.seed, probabilityScale: o.probabilityScale ?? 1, exposeTruth: true, startTime }),
   );
-  const store = new ClickHouseStore(client, { database: 'spike' });
+  const store = new ClickHouseStore(client, { database: o.database ?? 'spike' });
   const executed: ExecutedEvent[] = [];
   const windows: WindowEvent[] = [];
   let queued: QueuedEvent[] = [];

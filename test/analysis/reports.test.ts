@@ -40,7 +40,9 @@ beforeAll(async () => {
   ch = openTempClickHouse();
   await migrate(ch.client, { database: 'spike' });
   await migrate(ch.client, { database: 'spike_empty' });
+  await migrate(ch.client, { database: 'spike_plain' });
   data = await populate(ch.client, { seed: 'reports', minutes: 6, schedulerFromMinute: 3 });
+  await populate(ch.client, { seed: 'plain', minutes: 1, database: 'spike_plain' });
   reader = createClickHouse({ kind: 'embedded', dataPath: ch.dataPath });
 }, 60_000);
 afterAll(async () => {
@@ -67,7 +69,7 @@ describe('reports', () => {
     expect(w.report.attribution.basis).toBe('executions');
     const check = await checkReportInBrowser(w.html);
     expect(check.problems).toEqual([]);
-    expect(check.containers).toHaveLength(5);
+    expect(check.containers).toHaveLength(6);
   }, 60_000);
 
   it('writes one self-contained page that renders every chart offline, and a screenshot', async () => {
@@ -109,6 +111,21 @@ describe('reports', () => {
     expect(summary.estimates).toMatchObject({ status: 'ok', version: Date.UTC(2026, 0, 1, 0, 5), queries: 100 });
     expect(summary.spikeAttribution.basis).toBe('estimates');
     expect(summary.accuracy?.every((a) => a.queries > 0 && a.coverage95 === 1)).toBe(true);
+    // Scheduling before/after: the naive scheduler moves every execution from minute 3 on.
+    const sched = summary.scheduling!;
+    expect(sched.start).toBe(new Date(data.schedulerStart!).toISOString());
+    expect(sched.phases.map((p) => [p.phase, p.windows])).toEqual([
+      ['before', 180],
+      ['warm-up', 10],
+      ['after', 170],
+    ]);
+    const [before, , after] = sched.phases;
+    expect(before).toMatchObject({ movedShare: 0, addedLatencyMean: 0, addedLatencyP99: 0 });
+    expect(after!.movedShare).toBeGreaterThan(0.99);
+    expect(after!.addedLatencyMean).toBeGreaterThan(1);
+    expect(after!.addedLatencyP99).toBe(2);
+    expect(html).toContain('Scheduling: before and after');
+    expect(html).toContain('left out of "after" as warm-up');
 
     const screenshot = join(out, 'spike-report.png');
     const check = await checkReportInBrowser(w.html, { screenshot });
@@ -120,6 +137,7 @@ describe('reports', () => {
         'chart-estimates',
         'chart-in-band',
         'chart-resources',
+        'chart-scheduling',
         'chart-spike-shares',
         'chart-spike-windows',
         'chart-spread',
@@ -132,9 +150,27 @@ describe('reports', () => {
     }
     // Downsampled: 360 windows into at most 200 points per resource.
     expect(check.charts.find((c) => c.id === 'chart-resources')!.rows.resources).toBeLessThanOrEqual(600);
+    expect(check.charts.find((c) => c.id === 'chart-scheduling')!.rows.scheduling).toBeLessThanOrEqual(200);
     expect(existsSync(screenshot)).toBe(true);
     console.log(`report screenshot: ${screenshot} (report built in ${Math.round(ms)} ms)`);
   }, 90_000);
+
+  it('says the run was not scheduled, with the unscheduled figures, when nothing was moved', async () => {
+    const w = await writeReportFiles({
+      query,
+      database: 'spike_plain',
+      outDir: join(out, 'plain'),
+      options: { lastMinutes: 0 },
+    });
+    expect(w.report.data.scheduling?.start).toBeNull();
+    expect(w.report.summary.scheduling?.phases.map((p) => [p.phase, p.windows, p.movedShare])).toEqual([
+      ['unscheduled', 60, 0],
+    ]);
+    expect(readFileSync(w.html, 'utf8')).toContain('Not scheduled: no execution in this range was moved');
+    const check = await checkReportInBrowser(w.html);
+    expect(check.problems).toEqual([]);
+    expect(check.containers).toContain('chart-scheduling');
+  }, 60_000);
 
   it('writes a page with notices and no charts when no window is stored yet', async () => {
     const w = await writeReportFiles({ query, database: 'spike_empty', outDir: join(out, 'empty') });
@@ -158,7 +194,18 @@ describe('npm run report', () => {
     const png = join(dir, 'page.png');
     const r = await runCli(
       'analysis/report-cli.ts',
-      ['--out', dir, '--last-minutes', '4', '--markers', '2026-01-01T00:04:00Z=restart', '--screenshot', png],
+      [
+        '--out',
+        dir,
+        '--last-minutes',
+        '4',
+        '--markers',
+        '2026-01-01T00:04:00Z=restart',
+        '--screenshot',
+        png,
+        '--screenshot-section',
+        'scheduling',
+      ],
       { QUERY_URL: service.url, CLICKHOUSE_URL: '' },
     );
     expect(r.stderr).not.toMatch(/error/i);
