@@ -150,13 +150,18 @@ function inBand(windows: WindowRow[], from: number, to: number): { windows: numb
   };
 }
 
+/** The run's phases: `quietMs` without faults before and after, `faultMs` of faults in between. */
+export function chaosPhases(minutes: number): { quietMs: number; faultMs: number } {
+  const totalMs = minutes * 60_000;
+  const quietMs = Math.round(totalMs / 5);
+  return { quietMs, faultMs: totalMs - 2 * quietMs };
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.logger;
   const workDir = o.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'spike-chaos-'));
   fs.mkdirSync(path.join(workDir, 'logs'), { recursive: true });
-  const totalMs = o.minutes * 60_000;
-  const beforeMs = Math.round(totalMs / 5);
-  const phaseMs = totalMs - 2 * beforeMs;
+  const { quietMs: beforeMs, faultMs: phaseMs } = chaosPhases(o.minutes);
   const schedule = faultSchedule({ seed: o.seed, phaseMs, meanIntervalMs: o.faultIntervalMs, kinds: o.kinds });
   log.info({ workDir, faults: schedule.length, byKind: countByKind(schedule) }, 'chaos run: starting the system');
 
