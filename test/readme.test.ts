@@ -5,6 +5,7 @@ import { serverSettings, simCliSettings, simulationSettings } from '../server/op
 import { embeddedSpecs } from '../system/options.js';
 import { reportCliSettings } from '../analysis/reports/options.js';
 import { gatewaySettings } from '../clickhouse/http-gateway.js';
+import { chaosSettings } from '../system/chaos/options.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
@@ -19,6 +20,7 @@ describe('README', () => {
     ...Object.entries(embeddedSpecs()),
     ['report CLI', reportCliSettings],
     ['clickhouse gateway', gatewaySettings],
+    ['chaos', chaosSettings],
   ] as [string, SettingSpecs][])('documents every %s flag and environment variable', (_name, specs) => {
     for (const spec of Object.values(specs)) {
       if (spec.flag) expect(readme, spec.flag).toContain(`\`${spec.flag}\``);
