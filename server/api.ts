@@ -46,6 +46,8 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('json spaces', 0);
+  // No ETags: answers change every tick, and hashing every body cost the scheduler's /delay calls.
+  app.set('etag', false);
 
   app
     .route('/queued')
