@@ -1,5 +1,5 @@
 /**
- * The SQL cookbook in SOLUTION.md is executable documentation: every ```sql block under
+ * The SQL cookbook in README.md is executable documentation: every ```sql block under
  * "## SQL cookbook" runs through the read-only path against a chDB populated by a 4-minute
  * simulation (scheduler switched on at minute 2, two estimate versions) and must return rows.
  */
@@ -33,7 +33,7 @@ function cookbookRecipes(markdown: string): Recipe[] {
   return recipes;
 }
 
-const recipes = cookbookRecipes(readFileSync(`${ROOT}SOLUTION.md`, 'utf8'));
+const recipes = cookbookRecipes(readFileSync(`${ROOT}README.md`, 'utf8'));
 let ch: TempClickHouse;
 let reader: ClickHouseClient;
 
@@ -54,7 +54,7 @@ afterAll(async () => {
   await ch?.close();
 });
 
-describe('SQL cookbook (SOLUTION.md)', () => {
+describe('SQL cookbook (README.md)', () => {
   it('has recipes, each under a ### heading that says what it answers', () => {
     expect(recipes.length).toBeGreaterThanOrEqual(8);
     for (const r of recipes) expect(r.heading, r.sql.slice(0, 60)).toMatch(/\?|\)$/);
