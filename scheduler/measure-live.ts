@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { buildProgram, parseCommandLine } from '../common/cli.js';
 import type { TrueQuery } from '../common/contracts.js';
@@ -81,10 +82,16 @@ try {
     logger: log,
   });
   await sleep(m.warmupSeconds * 1000);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const start = scheduler.figures();
   await sleep(m.seconds * 1000);
   const end = scheduler.figures();
-  const stats = (await (await fetch(`${serverUrl}/stats`)).json()) as { scheduling: SchedulingFigures };
+  loop.disable();
+  const stats = (await (await fetch(`${serverUrl}/stats`)).json()) as {
+    scheduling: SchedulingFigures;
+    eventLoopDelayMs: { p50: number; p99: number; max: number };
+  };
   await scheduler.close();
   const decisions = end.decisions - start.decisions;
   const result = {
@@ -100,8 +107,12 @@ try {
     latencyOverDecisions: end.recent.decisions,
     readLagP50Ms: end.readLagP50Ms,
     readLagP99Ms: end.readLagP99Ms,
+    // This process's (the scheduler's) event-loop delay: a stall here delays every decision in flight.
+    schedulerLoopDelayP99Ms: Math.round(loop.percentile(99) / 1e5) / 10,
+    schedulerLoopDelayMaxMs: Math.round(loop.max / 1e5) / 10,
     staleTicks: end.staleTicks - start.staleTicks,
     gaps: end.gaps - start.gaps,
+    serverLoopDelayMs: stats.eventLoopDelayMs,
     database: stats.scheduling,
   };
   process.stdout.write(m.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);

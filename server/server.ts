@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../common/logger.js';
 import { createApi } from './api.js';
 import { Database } from './database.js';
@@ -40,6 +41,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const startTick = Math.floor(Date.now() / tickMs) + 1;
   const db = new Database({ ...o.simulation, startTick, startTime: startTick * tickMs });
   const scheduling = new SchedulingMonitor(db.hooks);
+  // Event-loop delay: a stall here delays ticks and every /delay answer; shown in GET /stats.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const attached = o.attach?.(db) ?? {};
   const afterTick = attached.afterTick;
   const driver = new RealtimeDriver(
@@ -58,6 +62,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     logger: o.logger,
     extraStats: () => ({
       driver: { state: driver.state, lagTicks: driver.lag(), worstLagMs: Math.round(driver.worstLagMs) },
+      eventLoopDelayMs: {
+        p50: Math.round(loopDelay.percentile(50) / 1e5) / 10,
+        p99: Math.round(loopDelay.percentile(99) / 1e5) / 10,
+        max: Math.round(loopDelay.max / 1e5) / 10,
+      },
       scheduling: scheduling.figures(),
       ...attached.stats?.(),
     }),
@@ -78,6 +87,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     /** Stops ticking and closes the API. */
     async close() {
       driver.stop();
+      loopDelay.disable();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
