@@ -12,13 +12,11 @@ WORKDIR /app
 RUN chown node:node /app
 USER node
 
-# Dependencies first, so a source change does not reinstall them. Not `npm ci`: chdb lists a native
-# package per platform as optional, the registry serves only linux-x64's, so the lock cannot record
-# the others and `npm ci` rejects it as out of sync (README "Run it"). `npm install` follows the
-# lock file and skips the missing optional packages. Production dependencies only: tsx (a runtime
-# dependency) runs the TypeScript entry points without a build step.
+# Dependencies first, so a source change does not reinstall them; exactly the lock file (`npm ci`).
+# Production dependencies only: tsx (a runtime dependency) runs the TypeScript entry points without
+# a build step.
 COPY --chown=node:node package.json package-lock.json ./
-RUN npm install --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev && npm cache clean --force
 
 COPY --chown=node:node . .
 # Owned by the node user, so named volumes mounted here start writable (the outbox, the reports).
