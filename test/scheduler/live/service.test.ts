@@ -2,7 +2,10 @@
  * The live scheduler against a real-time database on the shared Redis: events arrive through the
  * stream, decisions go through `POST /delay`, and the database's own records show the effect.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { publishEstimates } from '../../../analysis/announce.js';
+import type { LatestEstimates } from '../../../analysis/estimates-reader.js';
 import { silentLogger } from '../../../common/logger.js';
 import { loadSettings } from '../../../common/settings.js';
 import { policySettings } from '../../../scheduler/options.js';
@@ -59,5 +62,28 @@ describe('live scheduler', () => {
     };
     expect(stats.scheduler?.decisions).toBeGreaterThan(0);
     expect(stats.scheduling.inBandRate).not.toBeNull();
+  }, 30_000);
+
+  it('starts on the prior and reloads the estimates when the analysis job announces a version', async () => {
+    live = await startLiveDatabase({ seed: 'live-2', probabilityScale: 10 });
+    const truth = truthEstimates(live.server);
+    let current: LatestEstimates | null = null; // no analysis run yet
+    scheduler = await startScheduler({
+      options: { ...serviceOptions(live.prefix, live.server.url), estimatesRefreshMs: 3_600_000 },
+      policy: loadSettings(policySettings, { flags: {}, env: {} }),
+      estimates: { load: () => Promise.resolve(current) },
+      logger: silentLogger,
+    });
+    await sleep(1000);
+    expect(scheduler.figures().estimatesVersion).toBeNull();
+    expect(scheduler.figures().decisions).toBeGreaterThan(0); // schedules on the prior meanwhile
+    current = { ...(await truth.load())!, version: 7 };
+    const redis = new Redis(REDIS_URL);
+    await publishEstimates(redis, live.prefix, { version: 7, computedAt: Date.now(), queries: 100 });
+    redis.disconnect();
+    const deadline = Date.now() + 5000;
+    while (scheduler.figures().estimatesVersion !== 7 && Date.now() < deadline) await sleep(50);
+    // Reloaded on the announcement, not on the (hour-long) refresh timer.
+    expect(scheduler.figures().estimatesVersion).toBe(7);
   }, 30_000);
 });
