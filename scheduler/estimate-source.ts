@@ -5,6 +5,7 @@
  * in the regression) carries the learned prior mean and its spread.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { TrueQuery } from '../common/contracts.js';
 import { loadLatestEstimates, type LatestEstimates } from '../analysis/estimates-reader.js';
 import type { CostEstimate, CostModel } from './cost-model.js';
 
@@ -38,4 +39,24 @@ export class SwappableCostModel implements CostModel {
 /** The product's source: the `estimates` tables in ClickHouse, as the analysis job writes them. */
 export function clickHouseEstimates(client: ClickHouseClient, database: string): EstimateSource {
   return { load: () => loadLatestEstimates(client, database) };
+}
+
+/**
+ * For evaluation only: the simulator's ground truth (`GET /truth`) as an estimates version with no
+ * uncertainty, so a measurement isolates the live machinery from estimation.
+ */
+export function truthEstimates(queries: readonly TrueQuery[]): LatestEstimates {
+  const zero = { cpu: 0, io: 0, memory: 0 };
+  return {
+    version: 1,
+    computedAt: Date.now(),
+    method: 'truth',
+    prior: { ...zero, sd: zero },
+    costs: new Map(
+      queries.map((q) => {
+        const c = { cpu: q.cpu, io: q.io, memory: q.memory };
+        return [q.id, { ...c, sd: zero, lower: c, upper: c, observations: Number.POSITIVE_INFINITY, prior: false }];
+      }),
+    ),
+  };
 }

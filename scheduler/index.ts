@@ -25,5 +25,5 @@ export {
   type SchedulerServiceOptions,
   type SchedulerServiceSettingValues,
 } from './service-options.js';
-export { clickHouseEstimates, SwappableCostModel, type EstimateSource } from './estimate-source.js';
+export { clickHouseEstimates, SwappableCostModel, truthEstimates, type EstimateSource } from './estimate-source.js';
 export { DatabaseUnavailableError, PolicyClockError, SchedulerInputError } from './errors.js';

@@ -21,7 +21,7 @@ import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
 import { decimal, integer, loadSettings, text, toggle } from '../common/settings.js';
 import type { SchedulingFigures } from '../server/scheduling-monitor.js';
-import type { LatestEstimates } from '../analysis/estimates-reader.js';
+import { truthEstimates } from './estimate-source.js';
 import { policySettings } from './options.js';
 import { startScheduler } from './service.js';
 import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
@@ -78,7 +78,7 @@ try {
   const scheduler = await startScheduler({
     options: { ...compileServiceOptions({ ...service, ...redis, prefix }), serverUrl },
     policy: loadSettings(policySettings, { flags: {}, env: process.env }),
-    estimates: { load: () => Promise.resolve(truthVersion(truth)) },
+    estimates: { load: () => Promise.resolve(truthEstimates(truth)) },
     logger: log,
   });
   await sleep(m.warmupSeconds * 1000);
@@ -134,22 +134,6 @@ async function until<T>(f: () => Promise<T | undefined>): Promise<T> {
     await sleep(100);
   }
   throw new Error('the server did not come up within 30 s');
-}
-
-function truthVersion(queries: TrueQuery[]): LatestEstimates {
-  const zero = { cpu: 0, io: 0, memory: 0 };
-  return {
-    version: 1,
-    computedAt: Date.now(),
-    method: 'truth',
-    prior: { ...zero, sd: zero },
-    costs: new Map(
-      queries.map((q) => {
-        const c = { cpu: q.cpu, io: q.io, memory: q.memory };
-        return [q.id, { ...c, sd: zero, lower: c, upper: c, observations: Infinity, prior: false }];
-      }),
-    ),
-  };
 }
 
 function freePort(): Promise<number> {

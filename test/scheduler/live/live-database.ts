@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { ExecutedEvent, WindowEvent } from '../../../common/contracts.js';
+import { windowInBand } from '../../../common/definitions.js';
 import { silentLogger } from '../../../common/logger.js';
-import type { LatestEstimates } from '../../../analysis/estimates-reader.js';
 import { QueuedStream } from '../../../server/capture/queued-stream.js';
 import { DEFAULT_SIMULATION, type SimulationOptions } from '../../../server/options.js';
 import { startServer, type RunningServer } from '../../../server/server.js';
-import type { EstimateSource } from '../../../scheduler/estimate-source.js';
+import { truthEstimates, type EstimateSource } from '../../../scheduler/estimate-source.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -66,36 +66,15 @@ export async function startLiveDatabase(
 }
 
 /** The true costs as an estimates version (sd 0): isolates the live machinery from estimation. */
-export function truthEstimates(server: RunningServer): EstimateSource {
-  const costs: LatestEstimates['costs'] = new Map(
-    server.db.groundTruth().map((q) => [
-      q.id,
-      {
-        cpu: q.cpu,
-        io: q.io,
-        memory: q.memory,
-        sd: { cpu: 0, io: 0, memory: 0 },
-        lower: { cpu: q.cpu, io: q.io, memory: q.memory },
-        upper: { cpu: q.cpu, io: q.io, memory: q.memory },
-        observations: 1e9,
-        prior: false,
-      },
-    ]),
-  );
-  const zero = { cpu: 0, io: 0, memory: 0 };
-  return {
-    load: () =>
-      Promise.resolve({ version: 1, computedAt: Date.now(), method: 'truth', costs, prior: { ...zero, sd: zero } }),
-  };
+export function truthSource(server: RunningServer): EstimateSource {
+  return { load: () => Promise.resolve(truthEstimates(server.db.groundTruth())) };
 }
 
 /** Share of windows in band, and the mean of the worst max/avg, over `windows`. */
 export function spread(windows: readonly WindowEvent[]) {
   const rs = ['cpu', 'io', 'memory'] as const;
   const loaded = windows.filter((w) => rs.every((r) => w[r].average > 0));
-  const inBand = loaded.filter((w) =>
-    rs.every((r) => w[r].min >= 0.9 * w[r].average && w[r].max <= 1.1 * w[r].average),
-  );
+  const inBand = loaded.filter((w) => windowInBand(w));
   const maxAvg = loaded.map((w) => Math.max(...rs.map((r) => w[r].max / w[r].average)));
   return {
     windows: loaded.length,

@@ -11,7 +11,7 @@ import { loadSettings } from '../../../common/settings.js';
 import { policySettings } from '../../../scheduler/options.js';
 import { startScheduler, type SchedulerHandle } from '../../../scheduler/service.js';
 import { compileServiceOptions, schedulerServiceSettings } from '../../../scheduler/service-options.js';
-import { REDIS_URL, spread, startLiveDatabase, truthEstimates, type LiveDatabase } from './live-database.js';
+import { REDIS_URL, spread, startLiveDatabase, truthSource, type LiveDatabase } from './live-database.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let live: LiveDatabase | undefined;
@@ -34,7 +34,7 @@ describe('live scheduler', () => {
     scheduler = await startScheduler({
       options: serviceOptions(live.prefix, live.server.url),
       policy: loadSettings(policySettings, { flags: {}, env: {} }),
-      estimates: truthEstimates(live.server),
+      estimates: truthSource(live.server),
       logger: silentLogger,
     });
     const startedAt = live.windows.length;
@@ -66,7 +66,7 @@ describe('live scheduler', () => {
 
   it('starts on the prior and reloads the estimates when the analysis job announces a version', async () => {
     live = await startLiveDatabase({ seed: 'live-2', probabilityScale: 10 });
-    const truth = truthEstimates(live.server);
+    const truth = truthSource(live.server);
     let current: LatestEstimates | null = null; // no analysis run yet
     scheduler = await startScheduler({
       options: { ...serviceOptions(live.prefix, live.server.url), estimatesRefreshMs: 3_600_000 },
