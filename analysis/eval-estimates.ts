@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESOURCES } from '../common/contracts.js';
-import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
 import { decimal, integer, toggle } from '../common/settings.js';
@@ -45,17 +45,11 @@ const evalEstimatorSettings = {
 const simSettings = { ...simulationSettings };
 delete (simSettings as Partial<typeof simulationSettings>).exposeTruth;
 
-const program = buildProgram(
-  'eval-estimates',
-  'Measure the accuracy of the cost estimates against the simulation’s ground truth.',
-  evalSettings,
-  simSettings,
-  evalEstimatorSettings,
-);
-const [cli, sim, est] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [cli, sim, est] = readCommandLine(
+  {
+    name: 'eval-estimates',
+    description: 'Measure the accuracy of the cost estimates against the simulation’s ground truth.',
+  },
   evalSettings,
   simSettings,
   evalEstimatorSettings,

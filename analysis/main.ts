@@ -8,7 +8,7 @@
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
-import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import {
@@ -27,17 +27,8 @@ import { preloadReportLibraries, writeReports } from './reports/index.js';
 const log = createLogger('analysis');
 
 async function main(): Promise<void> {
-  const program = buildProgram(
-    'analysis',
-    'Estimates every query’s cost periodically and publishes versioned estimates.',
-    clickhouseSettings,
-    analysisSettings,
-    analysisReportSettings,
-  );
-  const [ch, an, rep] = parseCommandLine(
-    program,
-    process.argv.slice(2),
-    process.env,
+  const [ch, an, rep] = readCommandLine(
+    { name: 'analysis', description: 'Estimates every query’s cost periodically and publishes versioned estimates.' },
     clickhouseSettings,
     analysisSettings,
     analysisReportSettings,

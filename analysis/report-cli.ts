@@ -8,7 +8,7 @@
  * Exit codes: 0 written; 2 bad usage (including an unreadable --truth-from); 1 the system is unreachable, a query failed, or the page did
  * not render cleanly.
  */
-import { buildProgram, EXIT_FAILURE, EXIT_USAGE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, EXIT_USAGE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError, SpikeError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { clickhouseSettings, compileClickHouseOptions } from '../clickhouse/client.js';
@@ -19,17 +19,12 @@ import { SECTIONS } from './reports/render-report.js';
 import { readTruth } from './reports/truth-source.js';
 import { writeReports } from './reports/write-reports.js';
 
-const program = buildProgram(
-  'report',
-  'Write the HTML report (resource usage, spike attribution, estimated costs, spread) of the running system.',
-  reportCliSettings,
-  clickhouseSettings,
-  queryClientSettings,
-);
-const [cli, ch, qc] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [cli, ch, qc] = readCommandLine(
+  {
+    name: 'report',
+    description:
+      'Write the HTML report (resource usage, spike attribution, estimated costs, spread) of the running system.',
+  },
   reportCliSettings,
   clickhouseSettings,
   queryClientSettings,

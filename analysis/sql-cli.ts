@@ -10,7 +10,7 @@
  * statement never reaches a writable session, so nothing changes.
  */
 import { text as readText } from 'node:stream/consumers';
-import { buildProgram, EXIT_FAILURE, EXIT_USAGE, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, EXIT_USAGE, readCommandLine } from '../common/cli.js';
 import { oneOf } from '../common/settings.js';
 import { clickHouseErrorType } from '../clickhouse/failures.js';
 import { clickhouseSettings, compileClickHouseOptions, describeTarget } from '../clickhouse/client.js';
@@ -28,21 +28,18 @@ const sqlSettings = {
   }),
 };
 
-const program = buildProgram(
-  'sql',
-  'Run one read-only SQL query against the running system and print the result (the query as an argument or on stdin).',
-  sqlSettings,
-  clickhouseSettings,
-  queryClientSettings,
-).argument('[query...]', 'the query (quote it); read from stdin when absent');
-const [cli, ch, qc] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const commandLine = readCommandLine(
+  {
+    name: 'sql',
+    description:
+      'Run one read-only SQL query against the running system and print the result (the query as an argument or on stdin).',
+    argument: ['[query...]', 'the query (quote it); read from stdin when absent'],
+  },
   sqlSettings,
   clickhouseSettings,
   queryClientSettings,
 );
+const [cli, ch, qc] = commandLine;
 
 function fail(code: number, message: string): never {
   process.stderr.write(`error: ${message}\n`);
@@ -50,7 +47,7 @@ function fail(code: number, message: string): never {
 }
 
 async function readQuery(): Promise<string> {
-  const args = program.args;
+  const args = commandLine.args;
   if (args.length > 0) return args.join(' ');
   if (process.stdin.isTTY) fail(EXIT_USAGE, 'give the query as an argument (npm run sql -- "SELECT 1") or on stdin');
   return readText(process.stdin);

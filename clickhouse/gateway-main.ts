@@ -7,17 +7,19 @@
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure (e.g. the directory is held by
  * another process, or the port is taken), 2 on a bad setting.
  */
-import { buildProgram, EXIT_FAILURE, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, readCommandLine } from '../common/cli.js';
 import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
 import { gatewaySettings, startClickHouseGateway } from './http-gateway.js';
 
-const program = buildProgram(
-  'clickhouse-gateway',
-  "Serves ClickHouse's HTTP interface on an embedded chDB data directory, for components run as separate processes.",
+const [settings] = readCommandLine(
+  {
+    name: 'clickhouse-gateway',
+    description:
+      "Serves ClickHouse's HTTP interface on an embedded chDB data directory, for components run as separate processes.",
+  },
   gatewaySettings,
 );
-const [settings] = parseCommandLine(program, process.argv.slice(2), process.env, gatewaySettings);
 const logger = createLogger('clickhouse-gateway');
 
 try {

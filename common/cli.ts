@@ -10,6 +10,34 @@ import { addSettingFlags, loadSettings, type SettingSpecs, type SettingValues } 
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
 
+/** What a command line is: its name and description for `--help`, and where to read it from. */
+export interface CommandLine {
+  name: string;
+  description: string;
+  /** A positional argument, as commander declares it (e.g. `['[query...]', 'the query']`); none by default. */
+  argument?: [name: string, description: string];
+  /** Defaults to `process.argv.slice(2)`. */
+  argv?: string[];
+  /** Defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The values of each spec set, in order, and the positional arguments (empty unless declared). */
+export type CommandLineValues<S extends SettingSpecs[]> = { [I in keyof S]: SettingValues<S[I]> } & {
+  readonly args: string[];
+};
+
+/**
+ * Builds the program from `specs` (flags and `--help`), parses the command line and resolves each
+ * spec set from flags + environment: one call per entry point. Exits 0 after `--help`, 2 on bad input.
+ */
+export function readCommandLine<S extends SettingSpecs[]>(cli: CommandLine, ...specs: S): CommandLineValues<S> {
+  const program = buildProgram(cli.name, cli.description, ...specs);
+  if (cli.argument) program.argument(...cli.argument);
+  const values = parseCommandLine(program, cli.argv ?? process.argv.slice(2), cli.env ?? process.env, ...specs);
+  return Object.assign(values, { args: program.args });
+}
+
 export function buildProgram(name: string, description: string, ...specs: SettingSpecs[]): Command {
   const program = new Command(name).description(description).allowExcessArguments(false).exitOverride();
   program.configureOutput({ outputError: (str, write) => write(str) });
@@ -17,7 +45,10 @@ export function buildProgram(name: string, description: string, ...specs: Settin
   return program;
 }
 
-/** Parses argv, then resolves each spec set from flags + environment. Exits 2 on bad input. */
+/**
+ * Parses argv, then resolves each spec set from flags + environment. Exits 2 on bad input.
+ * `buildProgram` and `parseCommandLine` are the two halves of `readCommandLine`; use that instead.
+ */
 export function parseCommandLine<S extends SettingSpecs[]>(
   program: Command,
   argv: string[],

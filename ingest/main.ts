@@ -6,7 +6,7 @@
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
-import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
@@ -20,16 +20,8 @@ import { migrate } from '../clickhouse/migrate.js';
 import { compileIngestOptions, ingestSettings } from './options.js';
 import { startIngest } from './worker.js';
 
-const program = buildProgram(
-  'ingest',
-  'Stores queued executions and metrics windows in ClickHouse.',
-  clickhouseSettings,
-  ingestSettings,
-);
-const [chValues, ingestValues] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [chValues, ingestValues] = readCommandLine(
+  { name: 'ingest', description: 'Stores queued executions and metrics windows in ClickHouse.' },
   clickhouseSettings,
   ingestSettings,
 );

@@ -6,7 +6,7 @@
  * `beforeTick` (where the work is) — on a shared machine the wall clock also counts time the process
  * was descheduled, so its tail says more about the machine than the policy; and the median run.
  */
-import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { readCommandLine } from '../common/cli.js';
 import { decimal, integer } from '../common/settings.js';
 import { simulationOptions } from '../server/options.js';
 import { oracleCostModel } from './cost-model.js';
@@ -20,10 +20,8 @@ const benchPolicySettings = {
   scale: decimal({ flag: '--probability-scale', default: 10, above: 0, max: 1000, doc: 'Load.' }),
   runs: integer({ flag: '--runs', default: 3, min: 1, max: 1000, doc: 'Runs (the median is reported).' }),
 };
-const [{ seconds, scale, runs }] = parseCommandLine(
-  buildProgram('bench:policy', 'How long the scheduling policy takes to decide.', benchPolicySettings),
-  process.argv.slice(2),
-  process.env,
+const [{ seconds, scale, runs }] = readCommandLine(
+  { name: 'bench:policy', description: 'How long the scheduling policy takes to decide.' },
   benchPolicySettings,
 );
 

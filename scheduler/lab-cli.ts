@@ -7,7 +7,7 @@
  * decision time (a table, or one JSON object with --json). Bad flags exit 2 with a message.
  */
 import { writeFileSync } from 'node:fs';
-import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { compileSimulationOptions } from '../server/options.js';
 import { runLab, type LabReport } from './lab/lab.js';
@@ -22,17 +22,8 @@ import {
 } from './lab/settings.js';
 import { compilePolicyOptions, policySettings } from './options.js';
 
-const program = buildProgram(
-  'lab',
-  'Compare scheduling policies on the simulated database in virtual time.',
-  labSettings,
-  labSimulationSettings,
-  policySettings,
-);
-const [lab, sim, pol] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [lab, sim, pol] = readCommandLine(
+  { name: 'lab', description: 'Compare scheduling policies on the simulated database in virtual time.' },
   labSettings,
   labSimulationSettings,
   policySettings,

@@ -6,7 +6,7 @@
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
-import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
@@ -24,18 +24,11 @@ import { startScheduler } from './service.js';
 import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
 
 const log = createLogger('scheduler');
-const program = buildProgram(
-  'scheduler',
-  'Schedules the database’s queued executions in real time to keep CPU, I/O and memory level.',
-  policySettings,
-  schedulerServiceSettings,
-  redisSettings,
-  clickhouseSettings,
-);
-const [policy, service, redis, ch] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [policy, service, redis, ch] = readCommandLine(
+  {
+    name: 'scheduler',
+    description: 'Schedules the database’s queued executions in real time to keep CPU, I/O and memory level.',
+  },
   policySettings,
   schedulerServiceSettings,
   redisSettings,

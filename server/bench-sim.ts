@@ -3,7 +3,7 @@
  * Prints JSON: the median wall time to simulate `ticks` ticks at defaults and at probability
  * scale 10, with every event serialised (as `npm run sim` does, without the disk).
  */
-import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { readCommandLine } from '../common/cli.js';
 import { integer } from '../common/settings.js';
 import { Database } from './database.js';
 import { simulationOptions } from './options.js';
@@ -12,10 +12,8 @@ const benchSimSettings = {
   ticks: integer({ flag: '--ticks', default: 36_000, min: 1, max: 100_000_000, doc: 'Ticks per run.' }),
   runs: integer({ flag: '--runs', default: 5, min: 1, max: 1000, doc: 'Runs per setting (the median is reported).' }),
 };
-const [{ ticks, runs }] = parseCommandLine(
-  buildProgram('bench:sim', 'How fast the engine simulates in virtual time.', benchSimSettings),
-  process.argv.slice(2),
-  process.env,
+const [{ ticks, runs }] = readCommandLine(
+  { name: 'bench:sim', description: 'How fast the engine simulates in virtual time.' },
   benchSimSettings,
 );
 

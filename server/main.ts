@@ -4,7 +4,7 @@
  * the other components; in compose each runs as its own container.
  * Every SIMULATION.md parameter is a flag and an environment variable (`--help` lists them).
  */
-import { buildProgram, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
@@ -23,19 +23,11 @@ const serverOnly = {
     doc: 'Run the database and its API without capture (no outbox, no Redis).',
   }),
 };
-const program = buildProgram(
-  'server',
-  'The simulated database, its HTTP API and the capture of its executions, in real time.',
-  simulationSettings,
-  serverSettings,
-  redisSettings,
-  captureOwn,
-  serverOnly,
-);
-const [sim, srv, redis, cap, only] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [sim, srv, redis, cap, only] = readCommandLine(
+  {
+    name: 'server',
+    description: 'The simulated database, its HTTP API and the capture of its executions, in real time.',
+  },
   simulationSettings,
   serverSettings,
   redisSettings,

@@ -3,7 +3,7 @@
  * database for a while and prints JSON comparing the tick count with the ideal, at every 10 % of
  * the run, so it shows both the error and whether it grows.
  */
-import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { readCommandLine } from '../common/cli.js';
 import { decimal, integer } from '../common/settings.js';
 import { Database } from './database.js';
 import { simulationOptions } from './options.js';
@@ -13,10 +13,8 @@ const driftSettings = {
   seconds: decimal({ flag: '--seconds', default: 60, above: 0, max: 86_400, doc: 'How long to run.' }),
   tickMs: integer({ flag: '--tick-ms', default: 100, min: 1, max: 60_000, doc: 'Tick length in milliseconds.' }),
 };
-const [{ seconds, tickMs }] = parseCommandLine(
-  buildProgram('measure:drift', 'Real-time driver drift against the ideal tick count.', driftSettings),
-  process.argv.slice(2),
-  process.env,
+const [{ seconds, tickMs }] = readCommandLine(
+  { name: 'measure:drift', description: 'Real-time driver drift against the ideal tick count.' },
   driftSettings,
 );
 

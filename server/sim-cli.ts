@@ -6,18 +6,16 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { Database } from './database.js';
 import { compileSimulationOptions, simCliSettings, simulationSettings } from './options.js';
 
-const program = buildProgram(
-  'sim',
-  'Run the simulated database in virtual time and write its events as JSON Lines.',
+const [sim, cli] = readCommandLine(
+  { name: 'sim', description: 'Run the simulated database in virtual time and write its events as JSON Lines.' },
   simulationSettings,
   simCliSettings,
 );
-const [sim, cli] = parseCommandLine(program, process.argv.slice(2), process.env, simulationSettings, simCliSettings);
 
 let db: Database;
 try {

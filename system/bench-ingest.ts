@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildProgram, EXIT_FAILURE, EXIT_USAGE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, EXIT_USAGE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
@@ -43,13 +43,14 @@ import { isSustained, median, summarise, type Trial } from './bench/summary.js';
 
 const { redisUrl: redisUrlSetting } = redisSettings;
 const cliRedis = { redisUrl: redisUrlSetting };
-const program = buildProgram(
-  'bench:ingest',
-  'End-to-end throughput and freshness of the capture pipeline (outbox → BullMQ → ingest → ClickHouse).',
+const [v, redis] = readCommandLine(
+  {
+    name: 'bench:ingest',
+    description: 'End-to-end throughput and freshness of the capture pipeline (outbox → BullMQ → ingest → ClickHouse).',
+  },
   benchSettings,
   cliRedis,
 );
-const [v, redis] = parseCommandLine(program, process.argv.slice(2), process.env, benchSettings, cliRedis);
 let rates: number[];
 let queryCount: number;
 let captureBase: CaptureOptions;

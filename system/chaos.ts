@@ -7,20 +7,18 @@
  * Exit codes: 0 when every execution and window of the run is stored and nothing is counted twice;
  * 1 otherwise (or when the run itself failed); 2 on a bad setting.
  */
-import { buildProgram, EXIT_FAILURE, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, readCommandLine } from '../common/cli.js';
 import { createLogger } from '../common/logger.js';
 import { chaosSettings, faultKinds } from './chaos/options.js';
 import { formatReport } from './chaos/report.js';
 import { runChaos } from './chaos/run.js';
 
-const [s] = parseCommandLine(
-  buildProgram(
-    'chaos',
-    'Runs the whole system as separate processes, injects faults on a seeded schedule, then checks nothing was lost or counted twice.',
-    chaosSettings,
-  ),
-  process.argv.slice(2),
-  process.env,
+const [s] = readCommandLine(
+  {
+    name: 'chaos',
+    description:
+      'Runs the whole system as separate processes, injects faults on a seeded schedule, then checks nothing was lost or counted twice.',
+  },
   chaosSettings,
 );
 const logger = createLogger('chaos', process.env.LOG_LEVEL ?? 'info');

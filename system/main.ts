@@ -4,7 +4,7 @@
  * `--help` lists every setting; a bad one stops it with exit code 2 before anything starts.
  */
 import path from 'node:path';
-import { buildProgram, EXIT_FAILURE, exitWithUsageError, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
@@ -19,15 +19,11 @@ import { compileServiceOptions } from '../scheduler/index.js';
 import { ensureRedis, RedisStartError, RedisUnavailableError } from './private-redis.js';
 
 const specs = embeddedSpecs();
-const program = buildProgram(
-  'spike-scheduler',
-  'The simulated database, capture into ClickHouse and the rest of the pipeline, in one process.',
-  ...Object.values(specs),
-);
-const [simulation, server, redis, capture, clickhouse, ingest, analysis, policy, scheduler, system] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [simulation, server, redis, capture, clickhouse, ingest, analysis, policy, scheduler, system] = readCommandLine(
+  {
+    name: 'spike-scheduler',
+    description: 'The simulated database, capture into ClickHouse and the rest of the pipeline, in one process.',
+  },
   specs.simulation,
   specs.server,
   specs.redis,

@@ -4,7 +4,7 @@
  * exactly once. Retries until complete or `--wait-ms` runs out (records still in flight are not
  * missing yet). Exit code 0 when complete, 1 when not (or unreachable), 2 on bad flags.
  */
-import { buildProgram, EXIT_FAILURE, parseCommandLine } from '../common/cli.js';
+import { EXIT_FAILURE, readCommandLine } from '../common/cli.js';
 import { SpikeError } from '../common/errors.js';
 import { integer, text, toggle } from '../common/settings.js';
 import {
@@ -55,17 +55,8 @@ const verifySettings = {
   json: toggle({ flag: '--json', default: false, doc: 'Print one JSON object.' }),
 };
 
-const program = buildProgram(
-  'verify',
-  'Check that every execution and window is stored exactly once.',
-  verifySettings,
-  clickhouseSettings,
-  queryClientSettings,
-);
-const [v, ch, qc] = parseCommandLine(
-  program,
-  process.argv.slice(2),
-  process.env,
+const [v, ch, qc] = readCommandLine(
+  { name: 'verify', description: 'Check that every execution and window is stored exactly once.' },
   verifySettings,
   clickhouseSettings,
   queryClientSettings,

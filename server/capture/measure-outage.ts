@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../common/contracts.js';
-import { buildProgram, parseCommandLine } from '../../common/cli.js';
+import { readCommandLine } from '../../common/cli.js';
 import { createLogger } from '../../common/logger.js';
 import { decimal } from '../../common/settings.js';
 import { Database } from '../database.js';
@@ -28,10 +28,8 @@ const outageSettings = {
   warmupSeconds: decimal({ flag: '--warmup-seconds', default: 30, min: 0, max: 3600, doc: 'Run before the outage.' }),
   scale: decimal({ flag: '--scale', default: 10, above: 0, max: 1000, doc: 'Probability scale (load).' }),
 };
-const [values] = parseCommandLine(
-  buildProgram('measure:outage', 'Memory and latency while Redis is away.', outageSettings),
-  process.argv.slice(2),
-  process.env,
+const [values] = readCommandLine(
+  { name: 'measure:outage', description: 'Memory and latency while Redis is away.' },
   outageSettings,
 );
 const outageMs = values.minutes * 60_000;
