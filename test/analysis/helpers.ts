@@ -8,8 +8,9 @@ import { Redis } from 'ioredis';
 import type { ExecutedEvent, TrueQuery, WindowEvent } from '../../common/contracts.js';
 import { Database } from '../../server/database.js';
 import { simulationOptions, type SimulationOptions } from '../../server/options.js';
+import { REDIS_URL, removePrefixAndQuit, waitFor } from '../helpers/shared-redis.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL, waitFor };
 export const BASE_TIME = Date.UTC(2026, 0, 1);
 
 export type Costs = Map<string, [number, number, number]>;
@@ -119,22 +120,8 @@ export class TestRedis {
   readonly prefix = `test-analysis-${randomUUID()}`;
   readonly redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 
-  async cleanup(): Promise<void> {
-    const keys = await this.redis.keys(`${this.prefix}:*`);
-    if (keys.length > 0) await this.redis.del(...keys);
-    await this.redis.quit();
-  }
-}
-
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+  cleanup(): Promise<void> {
+    return removePrefixAndQuit(this.redis, this.prefix);
   }
 }
 

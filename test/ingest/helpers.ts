@@ -10,8 +10,9 @@ import {
   windowJobId,
 } from '../../common/contracts.js';
 import type { DeadLetterJobData, ExecutedEvent, WindowEvent } from '../../common/contracts.js';
+import { REDIS_URL, removePrefixAndQuit, waitFor } from '../helpers/shared-redis.js';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { REDIS_URL, waitFor };
 
 /** Producers for one test, under a fresh prefix; `cleanup` removes every key of that prefix. */
 export class TestQueues {
@@ -50,21 +51,6 @@ export class TestQueues {
       await q.close();
     }
     // Anything BullMQ left outside the queues (e.g. a worker's stalled-check key).
-    const keys = await this.connection.keys(`${this.prefix}:*`);
-    if (keys.length > 0) await this.connection.del(...keys);
-    await this.connection.quit();
-  }
-}
-
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await removePrefixAndQuit(this.connection, this.prefix);
   }
 }
