@@ -3,25 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutedEvent, WindowEvent } from '../../../common/contracts.js';
+import type { WindowEvent } from '../../../common/contracts.js';
 import { OutboxAckOrderError, OutboxClosedError, OutboxLockedError } from '../../../server/capture/errors.js';
 import type { OutboxBatch, OutboxRecord } from '../../../server/capture/outbox-batch.js';
 import { Outbox } from '../../../server/capture/outbox.js';
-
-function execution(i: number): ExecutedEvent {
-  return {
-    type: 'executed',
-    executionId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    queryId: '11111111-1111-4111-8111-111111111111',
-    queuedTick: i,
-    executedTick: i + 1,
-    addedDelay: 0,
-    delayCount: 0,
-    delayedBy: null,
-    queuedAt: 1_000 + i,
-    executedAt: 1_100 + i,
-  };
-}
+import { execution } from './records.js';
 
 function window(id: number): WindowEvent {
   const r = { average: 5, min: 1, max: 9 };

@@ -13,21 +13,7 @@ import type { OutboxBatch, OutboxRecord } from '../../../server/capture/outbox-b
 import { Outbox } from '../../../server/capture/outbox.js';
 import { Relay, type RelayOptions } from '../../../server/capture/relay.js';
 import { sleep, waitFor } from './simulation.js';
-
-function execution(i: number): ExecutedEvent {
-  return {
-    type: 'executed',
-    executionId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    queryId: '11111111-1111-4111-8111-111111111111',
-    queuedTick: i,
-    executedTick: i + 1,
-    addedDelay: 0,
-    delayCount: 0,
-    delayedBy: null,
-    queuedAt: i,
-    executedAt: i + 1,
-  };
-}
+import { execution } from './records.js';
 
 /** A sink whose sends the test settles by hand (or automatically once `auto` is set). */
 class ScriptedSink {
