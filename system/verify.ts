@@ -6,12 +6,17 @@
  */
 import type { DatabaseStats } from '../common/contracts.js';
 import { SpikeError } from '../common/errors.js';
-import { parseRecordCounts, recordCountsSql, tableNames, type ReadOnlyQueries } from '../clickhouse/index.js';
+import {
+  parseRecordCounts,
+  recordCountsSql,
+  tableNames,
+  type ReadOnlyQueries,
+  type RecordCounts,
+} from '../clickhouse/index.js';
 import type { LedgerRange } from '../server/ledger.js';
 
-export interface CompletenessReport {
-  from: number;
-  to: number;
+/** What the database ran in a tick range (its ledger) against what the pipeline stored, each record counted once. */
+export interface Completeness {
   executedByDatabase: number;
   stored: number;
   missing: number;
@@ -23,6 +28,29 @@ export interface CompletenessReport {
   windowsStored: number;
   /** stored ÷ executedByDatabase (1 when nothing ran). The only acceptable value is 1. */
   completeness: number;
+}
+
+export interface CompletenessReport extends Completeness {
+  from: number;
+  to: number;
+}
+
+/** The completeness figures from the database's ledger and the stored counts of the same range. */
+export function completenessOf(
+  ledger: Pick<LedgerRange, 'executed' | 'windows'>,
+  executions: RecordCounts,
+  windows: RecordCounts,
+): Completeness {
+  return {
+    executedByDatabase: ledger.executed,
+    stored: executions.stored,
+    missing: Math.max(0, ledger.executed - executions.stored),
+    duplicatesCounted: executions.countedTwice,
+    duplicateRows: executions.duplicateRows,
+    windowsByDatabase: ledger.windows,
+    windowsStored: windows.stored,
+    completeness: ledger.executed === 0 ? 1 : executions.stored / ledger.executed,
+  };
 }
 
 export class ApiUnreachableError extends SpikeError {
@@ -66,18 +94,7 @@ export async function checkCompleteness(p: VerifyParams): Promise<CompletenessRe
   };
   const executions = await count('executions');
   const windows = await count('windows');
-  return {
-    from,
-    to,
-    executedByDatabase: db.executed,
-    stored: executions.stored,
-    missing: Math.max(0, db.executed - executions.stored),
-    duplicatesCounted: executions.countedTwice,
-    duplicateRows: executions.duplicateRows,
-    windowsByDatabase: db.windows,
-    windowsStored: windows.stored,
-    completeness: db.executed === 0 ? 1 : executions.stored / db.executed,
-  };
+  return { from, to, ...completenessOf(db, executions, windows) };
 }
 
 /** Complete means every execution and window stored, nothing counted twice. */

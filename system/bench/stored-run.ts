@@ -7,17 +7,9 @@
  */
 import type { ClickHouseStore, Freshness } from '../../clickhouse/index.js';
 import type { Database } from '../../server/database.js';
+import { completenessOf, type Completeness } from '../verify.js';
 
-export interface StoredRun {
-  executedByDatabase: number;
-  stored: number;
-  missing: number;
-  duplicatesCounted: number;
-  /** Physical rows minus distinct ids (re-deliveries not merged away yet; harmless). */
-  duplicateRows: number;
-  windowsByDatabase: number;
-  windowsStored: number;
-  completeness: number;
+export interface StoredRun extends Completeness {
   freshnessMs: Omit<Freshness, 'count'>;
   /** Executions queryable by each of the `at` instants asked for (epoch ms). */
   storedBy: number[];
@@ -49,14 +41,7 @@ export async function readStoredRun(
     storedBy.push(Number(r?.n ?? 0));
   }
   return {
-    executedByDatabase: ledger.executed,
-    stored: executions.stored,
-    missing: Math.max(0, ledger.executed - executions.stored),
-    duplicatesCounted: executions.countedTwice,
-    duplicateRows: executions.duplicateRows,
-    windowsByDatabase: ledger.windows,
-    windowsStored: windows.stored,
-    completeness: ledger.executed === 0 ? 1 : executions.stored / ledger.executed,
+    ...completenessOf(ledger, executions, windows),
     freshnessMs,
     storedBy,
   };
