@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../../common/contracts.js';
-import { startCapture, type Capture } from '../../../server/capture/capture.js';
+import { startCapture, type Capture, type StartCaptureParams } from '../../../server/capture/capture.js';
 import type { Database } from '../../../server/database.js';
 import { JobReader, randomPrefix } from './bullmq-jobs.js';
 import { TestRedis } from '../../helpers/redis-server.js';
@@ -58,19 +58,33 @@ function expectTicksNotSlowed(durations: number[]): void {
   expect(sorted[Math.floor(sorted.length * 0.5)]).toBeLessThan(10);
 }
 
+/** A recorded run whose capture relays to the private Redis under a fresh prefix, its outbox in `dir`. */
+function startRun(seed: string, options: Omit<StartCaptureParams, 'db' | 'outboxDir' | 'redisUrl' | 'prefix'>) {
+  const prefix = randomPrefix();
+  const { db, executed, windows } = recordedRun(seed);
+  const capture = startCapture({ db, outboxDir: dir, redisUrl: redis.url, prefix, ...options });
+  return { prefix, db, capture, executed, windows };
+}
+
+/** Every execution and window the run's database produced is exactly one job in BullMQ. */
+async function expectEveryRecordOnce(run: ReturnType<typeof startRun>): Promise<void> {
+  const reader = new JobReader(redis.url, run.prefix);
+  try {
+    expectExecutionJobs(await reader.jobs(QUEUE_EXECUTIONS), run.executed);
+    expectWindowJobs(await reader.jobs(QUEUE_METRICS), run.windows);
+  } finally {
+    await reader.cleanup();
+  }
+}
+
 describe('Redis outage', () => {
   it('stopped for seconds and restarted: ticks keep their pace, the outbox grows, then drains', async () => {
-    const prefix = randomPrefix();
-    const { db, executed, windows } = recordedRun('outage-stop');
-    const capture = startCapture({
-      db,
-      outboxDir: dir,
-      redisUrl: redis.url,
-      prefix,
+    const run = startRun('outage-stop', {
       segmentBytes: 64 * 1024,
       backoffMinMs: 50,
       backoffMaxMs: 300,
     });
+    const { db, capture } = run;
     const before: number[] = [];
     await tickFor(db, capture, 1000, before);
     await waitFor(() => capture.stats().outbox.pendingRecords === 0, 5000, 'the first drain');
@@ -106,27 +120,16 @@ describe('Redis outage', () => {
 
     expectTicksNotSlowed(during);
 
-    const reader = new JobReader(redis.url, prefix);
-    try {
-      expectExecutionJobs(await reader.jobs(QUEUE_EXECUTIONS), executed);
-      expectWindowJobs(await reader.jobs(QUEUE_METRICS), windows);
-    } finally {
-      await reader.cleanup();
-    }
+    await expectEveryRecordOnce(run);
   });
 
   it('hung (SIGSTOP): the send times out, ticks are not slowed, and it drains when Redis resumes', async () => {
-    const prefix = randomPrefix();
-    const { db, executed, windows } = recordedRun('outage-freeze');
-    const capture = startCapture({
-      db,
-      outboxDir: dir,
-      redisUrl: redis.url,
-      prefix,
+    const run = startRun('outage-freeze', {
       sendTimeoutMs: 500,
       backoffMinMs: 50,
       backoffMaxMs: 300,
     });
+    const { db, capture } = run;
     const durations: number[] = [];
     await tickFor(db, capture, 500, durations);
     redis.freeze();
@@ -139,27 +142,16 @@ describe('Redis outage', () => {
     await capture.close();
     expectTicksNotSlowed(durations);
 
-    const reader = new JobReader(redis.url, prefix);
-    try {
-      expectExecutionJobs(await reader.jobs(QUEUE_EXECUTIONS), executed);
-      expectWindowJobs(await reader.jobs(QUEUE_METRICS), windows);
-    } finally {
-      await reader.cleanup();
-    }
+    await expectEveryRecordOnce(run);
   });
 
   it('starts while Redis is down, keeps committing, and relays once Redis comes up', async () => {
-    const prefix = randomPrefix();
     await redis.stop();
-    const { db, executed, windows } = recordedRun('outage-cold');
-    const capture = startCapture({
-      db,
-      outboxDir: dir,
-      redisUrl: redis.url,
-      prefix,
+    const run = startRun('outage-cold', {
       backoffMinMs: 50,
       backoffMaxMs: 200,
     });
+    const { db, capture, executed, windows } = run;
     const durations: number[] = [];
     await tickFor(db, capture, 1000, durations);
     expect(capture.stats().relay.relayed.executions).toBe(0);
@@ -168,12 +160,6 @@ describe('Redis outage', () => {
     await waitFor(() => capture.stats().outbox.pendingRecords === 0, 20_000, 'the drain once Redis is up');
     await capture.close();
     expectTicksNotSlowed(durations);
-    const reader = new JobReader(redis.url, prefix);
-    try {
-      expectExecutionJobs(await reader.jobs(QUEUE_EXECUTIONS), executed);
-      expectWindowJobs(await reader.jobs(QUEUE_METRICS), windows);
-    } finally {
-      await reader.cleanup();
-    }
+    await expectEveryRecordOnce(run);
   });
 });
