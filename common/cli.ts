@@ -38,18 +38,15 @@ export function readCommandLine<S extends SettingSpecs[]>(cli: CommandLine, ...s
   return Object.assign(values, { args: program.args });
 }
 
-export function buildProgram(name: string, description: string, ...specs: SettingSpecs[]): Command {
+function buildProgram(name: string, description: string, ...specs: SettingSpecs[]): Command {
   const program = new Command(name).description(description).allowExcessArguments(false).exitOverride();
   program.configureOutput({ outputError: (str, write) => write(str) });
   for (const s of specs) addSettingFlags(program, s);
   return program;
 }
 
-/**
- * Parses argv, then resolves each spec set from flags + environment. Exits 2 on bad input.
- * `buildProgram` and `parseCommandLine` are the two halves of `readCommandLine`; use that instead.
- */
-export function parseCommandLine<S extends SettingSpecs[]>(
+/** Parses argv, then resolves each spec set from flags + environment. Exits 2 on bad input. */
+function parseCommandLine<S extends SettingSpecs[]>(
   program: Command,
   argv: string[],
   env: NodeJS.ProcessEnv,

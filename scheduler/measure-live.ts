@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { buildProgram, parseCommandLine } from '../common/cli.js';
+import { readCommandLine } from '../common/cli.js';
 import type { TrueQuery } from '../common/contracts.js';
 import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
@@ -39,10 +39,8 @@ const measureSettings = {
   seed: text({ flag: '--seed', default: 'measure', maxLength: 200, doc: 'Simulation seed.' }),
   json: toggle({ flag: '--json', default: false, doc: 'Print one JSON object.' }),
 };
-const [m, redis] = parseCommandLine(
-  buildProgram('measure:scheduler', 'Live scheduler hit rate and decision latency.', measureSettings, redisSettings),
-  process.argv.slice(2),
-  process.env,
+const [m, redis] = readCommandLine(
+  { name: 'measure:scheduler', description: 'Live scheduler hit rate and decision latency.' },
   measureSettings,
   redisSettings,
 );

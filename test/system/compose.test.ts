@@ -50,7 +50,7 @@ const product = services.filter(([, s]) => s.build !== undefined);
 
 /**
  * What each component's entry point reads, by npm script: the settings it passes to
- * parseCommandLine (see the entry files), plus LOG_LEVEL, which common/logger.ts reads for all.
+ * readCommandLine (see the entry files), plus LOG_LEVEL, which common/logger.ts reads for all.
  */
 const COMPONENTS: Record<string, SettingSpecs[]> = {
   server: [simulationSettings, serverSettings, redisSettings, captureSettings],

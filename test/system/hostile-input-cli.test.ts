@@ -114,10 +114,7 @@ describe('entry points', () => {
     expect(entries.length).toBeGreaterThan(10);
     for (const [name, entry] of entries) {
       const source = fs.readFileSync(path.join(ROOT, entry), 'utf8');
-      // scheduler/measure-live.ts still calls buildProgram/parseCommandLine (the halves of readCommandLine).
-      expect(source, `npm run ${name} (${entry}) must use readCommandLine`).toMatch(
-        /readCommandLine\(|parseCommandLine\(/,
-      );
+      expect(source, `npm run ${name} (${entry}) must use readCommandLine`).toMatch(/readCommandLine\(/);
     }
   });
 
