@@ -47,16 +47,18 @@ try {
   const clickhouse = createClickHouse(chOptions.target);
   log.info({ clickhouse: describeTarget(chOptions.target) }, 'clickhouse opened');
   await migrate(clickhouse, { database: chOptions.database, retentionDays: chOptions.retentionDays, logger: log });
-  const scheduler = await startScheduler({
+  const scheduler = startScheduler({
     options,
     policy,
     estimates: clickHouseEstimates(clickhouse, chOptions.database),
     logger: log,
   });
+  // Registered before `ready`: Ctrl-C while it waits for the database ends the wait cleanly.
   onShutdown(log, async () => {
     await scheduler.close();
     await clickhouse.close();
   });
+  await scheduler.ready;
 } catch (error) {
   if (error instanceof ConfigError) exitWithUsageError(error);
   log.fatal(

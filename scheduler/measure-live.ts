@@ -73,12 +73,13 @@ try {
     return res.ok ? ((await res.json()) as { queries: TrueQuery[] }).queries : undefined;
   });
   const { serverUrl: _s, ...service } = loadSettings(schedulerServiceSettings, { flags: {}, env: {} });
-  const scheduler = await startScheduler({
+  const scheduler = startScheduler({
     options: { ...compileServiceOptions({ ...service, ...redis, prefix }), serverUrl },
     policy: loadSettings(policySettings, { flags: {}, env: process.env }),
     estimates: { load: () => Promise.resolve(truthEstimates(truth)) },
     logger: log,
   });
+  await scheduler.ready;
   await sleep(m.warmupSeconds * 1000);
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();

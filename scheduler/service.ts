@@ -49,16 +49,22 @@ export interface StartSchedulerParams {
 }
 
 export interface SchedulerHandle {
+  /**
+   * Resolves once the plan is built and decisions flow (it waits for the database and Redis to
+   * answer, retrying); rejects on a setting the database refuses (e.g. a budget above its max delay).
+   * Closing before then ends the wait.
+   */
+  ready: Promise<void>;
   state(): SchedulerState;
   figures(): SchedulerFigures;
   /** Stops reading, lets the decisions in flight finish, withdraws the published figures. */
   close(): Promise<void>;
 }
 
-export async function startScheduler(p: StartSchedulerParams): Promise<SchedulerHandle> {
+/** Starts the service; returns at once (see `ready`), so it can be closed while it waits. */
+export function startScheduler(p: StartSchedulerParams): SchedulerHandle {
   const s = new SchedulerService(p);
-  await s.start();
-  return { state: () => s.state, figures: () => s.figures(), close: () => s.close() };
+  return { ready: s.start(), state: () => s.state, figures: () => s.figures(), close: () => s.close() };
 }
 
 class SchedulerService {
@@ -75,6 +81,7 @@ class SchedulerService {
   private subscription: EstimatesSubscription | undefined;
   private timers: NodeJS.Timeout[] = [];
   private loop: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
   private needResync = true;
   /** The database's tick length, from `GET /stats`. */
   private tickMs = 100;
@@ -108,6 +115,7 @@ class SchedulerService {
       setInterval(() => this.publishFigures(), this.o.statsIntervalMs).unref(),
     );
     await this.bootstrap();
+    if (this.state !== 'starting') return; // closed while waiting for the database
     this.state = 'running';
     this.loop = this.run();
     this.log.info(
@@ -128,8 +136,12 @@ class SchedulerService {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.state = 'stopping';
     for (const t of this.timers) clearInterval(t);
     await this.loop;

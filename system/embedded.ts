@@ -92,8 +92,6 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
   });
   let capture: Capture | undefined;
   let scheduler: SchedulerHandle | undefined;
-  let schedulerStarting: Promise<void> | undefined;
-  let stopped = false;
   const server = await startServer({
     simulation: o.simulation,
     port: o.server.port,
@@ -117,17 +115,14 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
   const s = o.scheduler;
   const startTimer = s
     ? setTimeout(() => {
-        schedulerStarting = startScheduler({
+        scheduler = startScheduler({
           options: { ...s.service, serverUrl: server.url },
           policy: s.policy,
           estimates: clickHouseEstimates(readOnlyClient, o.clickhouse.database),
           logger,
-        }).then(
-          (handle) => {
-            scheduler = handle;
-            if (stopped) return handle.close();
-          },
-          (err: unknown) => logger.error({ err }, 'the scheduler could not start; the database runs unscheduled'),
+        });
+        scheduler.ready.catch((err: unknown) =>
+          logger.error({ err }, 'the scheduler could not start; the database runs unscheduled'),
         );
       }, s.startAfterMs)
     : undefined;
@@ -141,9 +136,7 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
     scheduler: () => scheduler,
     close() {
       closing ??= (async () => {
-        stopped = true;
         clearTimeout(startTimer);
-        await schedulerStarting;
         await scheduler?.close();
         server.driver.stop();
         const captured = await started.close();

@@ -31,12 +31,13 @@ function serviceOptions(prefix: string, serverUrl: string) {
 describe('live scheduler', () => {
   it('applies its decisions before the tick at probability scale 10 and levels the windows', async () => {
     live = await startLiveDatabase({ seed: 'live-1', probabilityScale: 10 });
-    scheduler = await startScheduler({
+    scheduler = startScheduler({
       options: serviceOptions(live.prefix, live.server.url),
       policy: loadSettings(policySettings, { flags: {}, env: {} }),
       estimates: truthSource(live.server),
       logger: silentLogger,
     });
+    await scheduler.ready;
     const startedAt = live.windows.length;
     await sleep(12_000);
     const f = scheduler.figures();
@@ -68,12 +69,13 @@ describe('live scheduler', () => {
     live = await startLiveDatabase({ seed: 'live-2', probabilityScale: 10 });
     const truth = truthSource(live.server);
     let current: LatestEstimates | null = null; // no analysis run yet
-    scheduler = await startScheduler({
+    scheduler = startScheduler({
       options: { ...serviceOptions(live.prefix, live.server.url), estimatesRefreshMs: 3_600_000 },
       policy: loadSettings(policySettings, { flags: {}, env: {} }),
       estimates: { load: () => Promise.resolve(current) },
       logger: silentLogger,
     });
+    await scheduler.ready;
     await sleep(1000);
     expect(scheduler.figures().estimatesVersion).toBeNull();
     expect(scheduler.figures().decisions).toBeGreaterThan(0); // schedules on the prior meanwhile
@@ -86,4 +88,20 @@ describe('live scheduler', () => {
     // Reloaded on the announcement, not on the (hour-long) refresh timer.
     expect(scheduler.figures().estimatesVersion).toBe(7);
   }, 30_000);
+
+  it('can be closed while it waits for a database that does not answer', async () => {
+    const handle = startScheduler({
+      options: serviceOptions(`test-sched-wait-${Date.now()}`, 'http://127.0.0.1:9'),
+      policy: loadSettings(policySettings, { flags: {}, env: {} }),
+      estimates: { load: () => Promise.resolve(null) },
+      logger: silentLogger,
+    });
+    await sleep(500);
+    expect(handle.state()).toBe('starting');
+    const started = Date.now();
+    await handle.close();
+    await handle.ready; // the wait ends, without an error
+    expect(handle.state()).toBe('stopped');
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
 });
