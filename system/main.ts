@@ -8,14 +8,8 @@ import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { onShutdown } from '../common/shutdown.js';
-import { compileClickHouseOptions } from '../clickhouse/client.js';
-import { compileIngestOptions } from '../ingest/options.js';
-import { compileAnalysisOptions } from '../analysis/options.js';
-import { compileCaptureOptions } from '../server/capture/options.js';
-import { compileSimulationOptions } from '../server/options.js';
-import { startEmbedded, type EmbeddedOptions } from './embedded.js';
-import { embeddedSpecs } from './options.js';
-import { compileServiceOptions } from '../scheduler/index.js';
+import { startEmbedded } from './embedded.js';
+import { compileEmbeddedOptions, embeddedSpecs } from './options.js';
 import { ensureRedis, RedisStartError, RedisUnavailableError } from './private-redis.js';
 
 const specs = embeddedSpecs();
@@ -35,24 +29,8 @@ const [simulation, server, redis, capture, clickhouse, ingest, analysis, policy,
   specs.scheduler,
   specs.system,
 );
-
-const compile = (redisUrl: string): EmbeddedOptions => ({
-  simulation: compileSimulationOptions(simulation, { startTick: 0, startTime: 0 }),
-  server,
-  capture: compileCaptureOptions({ ...capture, ...redis, redisUrl }),
-  clickhouse: compileClickHouseOptions(clickhouse),
-  ingest: compileIngestOptions({ ...ingest, ...redis, redisUrl }),
-  analysis: compileAnalysisOptions({ ...analysis, ...redis, redisUrl }),
-  queryPort: system.queryPort,
-  reportsDir: system.noReports ? null : system.reportsDir,
-  scheduler: system.withoutScheduler
-    ? null
-    : {
-        policy,
-        service: compileServiceOptions({ ...scheduler, ...redis, redisUrl }),
-        startAfterMs: system.schedulerStartAfterS * 1000,
-      },
-});
+const settings = { simulation, server, redis, capture, clickhouse, ingest, analysis, policy, scheduler, system };
+const compile = (redisUrl: string) => compileEmbeddedOptions(settings, redisUrl);
 try {
   compile(redis.redisUrl); // every setting checked (exit 2) before anything starts
 } catch (error) {

@@ -4,13 +4,14 @@
  * declaration; this file only lists which ones `npm start` takes.
  */
 import { redisSettings } from '../common/redis-settings.js';
-import { integer, text, toggle, type SettingValues } from '../common/settings.js';
-import { analysisSettings } from '../analysis/options.js';
-import { clickhouseSettings } from '../clickhouse/client.js';
-import { ingestSettings } from '../ingest/options.js';
-import { captureSettings } from '../server/capture/options.js';
-import { serverSettings, simulationSettings } from '../server/options.js';
-import { policySettings, schedulerServiceSettings } from '../scheduler/index.js';
+import { integer, loadSettings, text, toggle, type SettingValues } from '../common/settings.js';
+import { analysisSettings, compileAnalysisOptions } from '../analysis/options.js';
+import { clickhouseSettings, compileClickHouseOptions } from '../clickhouse/client.js';
+import { compileIngestOptions, ingestSettings } from '../ingest/options.js';
+import { captureSettings, compileCaptureOptions } from '../server/capture/options.js';
+import { compileSimulationOptions, serverSettings, simulationSettings } from '../server/options.js';
+import type { EmbeddedOptions } from './embedded.js';
+import { compileServiceOptions, policySettings, schedulerServiceSettings } from '../scheduler/index.js';
 
 export const systemSettings = {
   queryPort: integer({
@@ -79,3 +80,40 @@ export function embeddedSpecs() {
 }
 
 export type SystemSettingValues = SettingValues<typeof systemSettings>;
+
+type Specs = ReturnType<typeof embeddedSpecs>;
+/** The loaded values of every spec `npm start` reads, by the names of `embeddedSpecs`. */
+export type EmbeddedSettingValues = { [K in keyof Specs]: SettingValues<Specs[K]> };
+
+/** Reads every spec from flags and environment (throws ConfigError naming the setting). */
+export function loadEmbeddedSettings(sources: { flags?: Record<string, unknown>; env?: NodeJS.ProcessEnv }) {
+  const specs = embeddedSpecs();
+  return Object.fromEntries(
+    Object.entries(specs).map(([k, spec]) => [k, loadSettings(spec, sources)]),
+  ) as EmbeddedSettingValues;
+}
+
+/**
+ * The embedded system's options from the loaded settings, with the Redis URL in use (REDIS_URL,
+ * or the private redis-server started in its place). Throws ConfigError on a bad combination.
+ */
+export function compileEmbeddedOptions(v: EmbeddedSettingValues, redisUrl: string): EmbeddedOptions {
+  const redis = { ...v.redis, redisUrl };
+  return {
+    simulation: compileSimulationOptions(v.simulation, { startTick: 0, startTime: 0 }),
+    server: v.server,
+    capture: compileCaptureOptions({ ...v.capture, ...redis }),
+    clickhouse: compileClickHouseOptions(v.clickhouse),
+    ingest: compileIngestOptions({ ...v.ingest, ...redis }),
+    analysis: compileAnalysisOptions({ ...v.analysis, ...redis }),
+    queryPort: v.system.queryPort,
+    reportsDir: v.system.noReports ? null : v.system.reportsDir,
+    scheduler: v.system.withoutScheduler
+      ? null
+      : {
+          policy: v.policy,
+          service: compileServiceOptions({ ...v.scheduler, ...redis }),
+          startAfterMs: v.system.schedulerStartAfterS * 1000,
+        },
+  };
+}
