@@ -10,7 +10,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -21,6 +20,7 @@ import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
 import { decimal, integer, loadSettings, text, toggle } from '../common/settings.js';
 import type { SchedulingFigures } from '../server/scheduling-monitor.js';
+import { freePort } from '../common/free-port.js';
 import { truthEstimates } from './estimate-source.js';
 import { policySettings } from './options.js';
 import { startScheduler } from './service.js';
@@ -133,15 +133,4 @@ async function until<T>(f: () => Promise<T | undefined>): Promise<T> {
     await sleep(100);
   }
   throw new Error('the server did not come up within 30 s');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as net.AddressInfo;
-      s.close(() => resolve(p));
-    });
-  });
 }

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../common/free-port.js';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.js';
@@ -40,17 +41,6 @@ export class RedisStartError extends Error {
 /** No Redis answers and none can be started: the message says how to get one. */
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The executable `name` resolves to on `PATH`, or undefined. A name with a slash is taken as is. */

@@ -12,11 +12,11 @@ import { silentLogger } from '../../common/logger.js';
 import {
   ensureRedis,
   findExecutable,
-  freePort,
   pingRedis,
   RedisUnavailableError,
   type RedisForSystem,
 } from '../../system/private-redis.js';
+import { freePort } from '../../common/free-port.js';
 import { ROOT } from '../helpers/run-cli.js';
 
 let work: string;
