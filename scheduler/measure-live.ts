@@ -72,7 +72,7 @@ try {
     const res = await fetch(`${serverUrl}/truth`);
     return res.ok ? ((await res.json()) as { queries: TrueQuery[] }).queries : undefined;
   });
-  const { serverUrl: _s, ...service } = loadSettings(schedulerServiceSettings, { flags: {}, env: {} });
+  const { serverUrl: _s, ...service } = loadSettings(schedulerServiceSettings, { flags: {}, env: process.env });
   const scheduler = startScheduler({
     options: { ...compileServiceOptions({ ...service, ...redis, prefix }), serverUrl },
     policy: loadSettings(policySettings, { flags: {}, env: process.env }),

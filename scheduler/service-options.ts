@@ -3,7 +3,7 @@
  * declared once with flag, environment variable, default and rule; the policy's own settings are in
  * options.ts. `compileServiceOptions` yields a type with no optional fields, durations in ms.
  */
-import { integer, text, type SettingValues } from '../common/settings.js';
+import { integer, text, toggle, type SettingValues } from '../common/settings.js';
 
 export const schedulerServiceSettings = {
   serverUrl: text({
@@ -46,6 +46,12 @@ export const schedulerServiceSettings = {
     max: 86_400_000,
     doc: 'Besides reloading on each announcement, the latest estimates are checked this often (an announcement can be missed while Redis is away).',
   }),
+  withoutIdleGc: toggle({
+    flag: '--without-idle-gc',
+    env: 'WITHOUT_IDLE_GC',
+    default: false,
+    doc: 'Leave garbage collection to V8 instead of running a young-generation collection right after each tick’s decisions are acknowledged (which keeps collections out of the next burst).',
+  }),
   statsIntervalMs: integer({
     flag: '--scheduler-stats-interval-ms',
     env: 'SCHEDULER_STATS_INTERVAL_MS',
@@ -71,6 +77,8 @@ export interface SchedulerServiceOptions {
   statsIntervalMs: number;
   /** Name sent as `by` with each `/delay`. */
   by: string;
+  /** Run a young-generation GC after each tick's decisions (common/idle-gc.ts). */
+  idleGc: boolean;
 }
 
 /** Everything but the server's URL, which embedded mode takes from the API it starts itself. */
@@ -87,5 +95,6 @@ export function compileServiceOptions(
     estimatesRefreshMs: v.estimatesRefreshMs,
     statsIntervalMs: v.statsIntervalMs,
     by: 'scheduler',
+    idleGc: !v.withoutIdleGc,
   };
 }

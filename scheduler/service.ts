@@ -13,6 +13,7 @@
 import { Redis } from 'ioredis';
 import { schedulerStatsKey, type TickEndEntry } from '../common/contracts.js';
 import { ConfigError } from '../common/errors.js';
+import { minorGc } from '../common/idle-gc.js';
 import type { Logger } from '../common/logger.js';
 import type { SettingValues } from '../common/settings.js';
 import { subscribeEstimates, type EstimatesSubscription } from '../analysis/announce.js';
@@ -76,6 +77,7 @@ class SchedulerService {
   private readonly redis: Redis;
   private readonly model = new SwappableCostModel();
   private readonly live = new LiveFigures();
+  private readonly gc: (() => void) | undefined;
   private policyOptions: PolicyOptions | undefined;
   private policy: Policy | undefined;
   private subscription: EstimatesSubscription | undefined;
@@ -93,6 +95,7 @@ class SchedulerService {
     this.o = p.options;
     this.log = p.logger.child({ component: 'scheduler' });
     this.db = new DatabaseClient(this.o.serverUrl, this.o.requestTimeoutMs, this.o.by);
+    this.gc = this.o.idleGc ? minorGc() : undefined;
     this.reader = new QueuedReader(this.o.redisUrl, this.o.prefix, this.o.consumer);
     this.redis = new Redis(this.o.redisUrl, {
       enableOfflineQueue: false,
@@ -242,6 +245,8 @@ class SchedulerService {
     }
     const decisions = this.policy!.beforeTick(end.nextTick);
     await Promise.all(decisions.map((d) => this.apply(d, end.publishedAt)));
+    // The burst is over until the next tick: collect now rather than in the middle of the next one.
+    if (this.gc) setTimeout(this.gc, 10).unref();
   }
 
   private checkSequence(end: TickEndEntry): void {

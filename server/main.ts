@@ -49,6 +49,7 @@ const server = await startServer({
   simulation,
   port: srv.port,
   host: srv.host,
+  idleGc: !srv.withoutIdleGc,
   logger,
   attach: only.withoutCapture
     ? undefined

@@ -120,6 +120,12 @@ export const serverSettings = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
     doc: 'Log level.',
   }),
+  withoutIdleGc: toggle({
+    flag: '--without-idle-gc',
+    env: 'WITHOUT_IDLE_GC',
+    default: false,
+    doc: 'Leave garbage collection to V8 instead of running a young-generation collection in the quiet part of each tick (which keeps collections out of the scheduler’s decision burst).',
+  }),
 };
 
 export const simCliSettings = {

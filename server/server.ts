@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { minorGc } from '../common/idle-gc.js';
 import type { Logger } from '../common/logger.js';
 import { createApi } from './api.js';
 import { Database } from './database.js';
@@ -17,6 +18,8 @@ export interface ServerOptions {
   simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
   port: number;
   host: string;
+  /** Run a young-generation GC in the quiet part of each tick (common/idle-gc.ts). */
+  idleGc: boolean;
   logger: Logger;
   /**
    * Attaches other components to the database before the first tick (capture hooks, scheduler).
@@ -46,13 +49,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   loopDelay.enable();
   const attached = o.attach?.(db) ?? {};
   const afterTick = attached.afterTick;
+  // The quiet part of a tick: decisions for it arrive within ~20 ms, the next tick is tickMs away.
+  const gc = o.idleGc ? minorGc() : undefined;
+  const collectLater = gc ? () => setTimeout(gc, tickMs * 0.6).unref() : () => undefined;
   const driver = new RealtimeDriver(
-    afterTick
-      ? () => {
-          db.tick();
-          afterTick(db.currentTick - 1);
-        }
-      : () => db.tick(),
+    () => {
+      db.tick();
+      afterTick?.(db.currentTick - 1);
+      collectLater();
+    },
     {
       tickMs,
       onError: (err) => o.logger.fatal({ err, tick: db.currentTick }, 'tick failed; the database stopped'),

@@ -30,7 +30,7 @@ import type { SettingValues } from '../common/settings.js';
 
 export interface EmbeddedOptions {
   simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
-  server: { port: number; host: string };
+  server: { port: number; host: string; withoutIdleGc: boolean };
   capture: CaptureOptions;
   clickhouse: ClickHouseOptions;
   ingest: IngestOptions;
@@ -96,6 +96,8 @@ export async function startEmbedded(o: EmbeddedOptions, logger: Logger): Promise
     simulation: o.simulation,
     port: o.server.port,
     host: o.server.host,
+    // One process: the server's collection in the quiet part of each tick serves the scheduler too.
+    idleGc: !o.server.withoutIdleGc,
     logger,
     attach: (db) => {
       capture = startCapture({ db, logger, ...o.capture });

@@ -64,7 +64,8 @@ export function embeddedSpecs() {
   const { redisUrl: _u2, prefix: _p2, ...captureOwn } = captureSettings;
   const { redisUrl: _u3, prefix: _p3, ...analysisOwn } = analysisSettings;
   // In one process the scheduler talks to the API it runs beside: no SERVER_URL.
-  const { serverUrl: _s, ...schedulerOwn } = schedulerServiceSettings;
+  // Its idle collection too: the server's, in the same process, serves both.
+  const { serverUrl: _s, withoutIdleGc: _g, ...schedulerOwn } = schedulerServiceSettings;
   return {
     simulation: simulationSettings,
     server: serverSettings,
@@ -112,7 +113,7 @@ export function compileEmbeddedOptions(v: EmbeddedSettingValues, redisUrl: strin
       ? null
       : {
           policy: v.policy,
-          service: compileServiceOptions({ ...v.scheduler, ...redis }),
+          service: compileServiceOptions({ ...v.scheduler, withoutIdleGc: true, ...redis }),
           startAfterMs: v.system.schedulerStartAfterS * 1000,
         },
   };

@@ -35,6 +35,7 @@ export async function startLiveDatabase(
     simulation: { ...DEFAULT_SIMULATION, exposeTruth: true, ...sim },
     port: 0,
     host: '127.0.0.1',
+    idleGc: true,
     logger: silentLogger,
     attach: (db) => {
       db.hooks.executed.add((e) => executed.push(e));
