@@ -3,6 +3,7 @@ import type { ExecutedEvent, WindowEvent } from '../../common/contracts.js';
 import { windowInBand } from '../../common/definitions.js';
 import { Hook } from '../../server/hook.js';
 import { SchedulingMonitor } from '../../server/scheduling-monitor.js';
+import { execution } from './capture/records.js';
 import { recordedDatabase } from './helpers.js';
 
 function window(id: number, cpu: [number, number, number], io = cpu, memory = cpu): WindowEvent {
@@ -20,19 +21,10 @@ function window(id: number, cpu: [number, number, number], io = cpu, memory = cp
   };
 }
 
-function executed(addedDelay: number, delayedBy: string | null): ExecutedEvent {
-  return {
-    type: 'executed',
-    executionId: String(Math.random()),
-    queryId: 'q',
-    queuedTick: 0,
-    executedTick: 1 + addedDelay,
-    addedDelay,
-    delayCount: delayedBy ? 1 : 0,
-    delayedBy,
-    queuedAt: 0,
-    executedAt: 0,
-  };
+/** An execution that ran `addedDelay` ticks late, last moved by `delayedBy`. */
+function executed(i: number, addedDelay: number, delayedBy: string | null): ExecutedEvent {
+  const e = execution(i);
+  return { ...e, executedTick: e.executedTick + addedDelay, addedDelay, delayCount: delayedBy ? 1 : 0, delayedBy };
 }
 
 describe('SchedulingMonitor', () => {
@@ -44,14 +36,14 @@ describe('SchedulingMonitor', () => {
     hooks.window.emit(window(1, [100, 95, 105])); // in band
     hooks.window.emit(window(2, [100, 80, 120])); // out
     hooks.window.emit(window(3, [0, 0, 0])); // idle: in band by the definition, no ratio
-    for (const [d, by] of [
+    const runs = [
       [9, null],
       [0, null],
       [2, 'scheduler'],
       [4, 'scheduler'],
       [10, 'other'],
-    ] as const)
-      hooks.executed.emit(executed(d, by));
+    ] as const;
+    runs.forEach(([d, by], i) => hooks.executed.emit(executed(i, d, by)));
     const f = m.figures();
     expect(f.windows).toBe(3);
     expect(f.inBandRate).toBeCloseTo(2 / 3);
