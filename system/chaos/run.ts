@@ -22,7 +22,7 @@ import { FAULT_PATH } from '../../clickhouse/http-gateway.js';
 import { openReadOnly, type ReadOnlyQueries } from '../../clickhouse/index.js';
 import { freePort } from '../../common/free-port.js';
 import { RedisServer } from '../private-redis.js';
-import { checkCompleteness, isComplete, type CompletenessReport } from '../verify.js';
+import { checkCompleteness, isComplete, type Completeness, type CompletenessReport } from '../verify.js';
 import { countByKind, faultSchedule, type FaultKind, type PlannedFault } from './schedule.js';
 import { Supervisor, type UnplannedExit } from './supervisor.js';
 
@@ -59,7 +59,8 @@ export interface PhaseFigures {
   hitRate: number | null;
 }
 
-export interface ChaosReport {
+/** The run's report; the completeness figures are `npm run verify`'s, over the run's whole tick range. */
+export interface ChaosReport extends Completeness {
   ok: boolean;
   seed: string;
   minutes: number;
@@ -67,14 +68,6 @@ export interface ChaosReport {
   probabilityScale: number;
   faultsInjected: number;
   faultsByKind: Record<FaultKind, number>;
-  completeness: number;
-  executedByDatabase: number;
-  stored: number;
-  missing: number;
-  duplicatesCounted: number;
-  duplicateRows: number;
-  windowsByDatabase: number;
-  windowsStored: number;
   tickRange: { from: number; to: number };
   drainMs: number;
   /** Over every scheduler process of the run (figures published to Redis, summed across restarts). */
