@@ -66,6 +66,23 @@ export function emptyStats(): SufficientStats {
   return statsFromRows([]);
 }
 
+/**
+ * XᵀX from its diagonal and its off-diagonal entries (i, j, value) in any order, each pair once:
+ * upper triangle, sorted by (row, column), so equal statistics compare equal however they were
+ * gathered (SQL rows in any order, or the in-memory accumulator).
+ */
+export function gramFromPairs(diag: Float64Array, pairs: [number, number, number][]): SparseSymmetric {
+  const upper = pairs.map(([i, j, v]): [number, number, number] => [Math.min(i, j), Math.max(i, j), v]);
+  upper.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return {
+    n: diag.length,
+    diag,
+    rows: Int32Array.from(upper, (e) => e[0]),
+    cols: Int32Array.from(upper, (e) => e[1]),
+    values: Float64Array.from(upper, (e) => e[2]),
+  };
+}
+
 /** Builds the indexed statistics from the rows of the combine query. */
 export function statsFromRows(rows: readonly StatsRow[]): SufficientStats {
   const queryRows = rows.filter((r) => num(r.kind) === KIND_QUERY);
@@ -89,32 +106,16 @@ export function statsFromRows(rows: readonly StatsRow[]): SufficientStats {
     xty[1][i] = num(r.xy_io);
     xty[2][i] = num(r.xy_memory);
   }
-  // Sorted by (row, column) below, so equal statistics compare equal whatever order SQL returned.
-  const pairs = rows.filter((r) => num(r.kind) === KIND_PAIR);
-  const gram: SparseSymmetric = {
-    n,
-    diag,
-    rows: new Int32Array(pairs.length),
-    cols: new Int32Array(pairs.length),
-    values: new Float64Array(pairs.length),
-  };
-  let k = 0;
-  for (const r of pairs) {
+  const pairs: [number, number, number][] = [];
+  for (const r of rows) {
+    if (num(r.kind) !== KIND_PAIR) continue;
     const i = index.get(r.qa);
     const j = index.get(r.qb);
     // A pair always comes with both queries' own rows (same windows); skip defensively if not.
     if (i === undefined || j === undefined || i === j) continue;
-    gram.rows[k] = Math.min(i, j);
-    gram.cols[k] = Math.max(i, j);
-    gram.values[k] = num(r.xx);
-    k++;
+    pairs.push([i, j, num(r.xx)]);
   }
-  const order = Array.from({ length: k }, (_, i) => i).sort(
-    (a, b) => gram.rows[a]! - gram.rows[b]! || gram.cols[a]! - gram.cols[b]!,
-  );
-  gram.rows = Int32Array.from(order, (i) => gram.rows[i]!);
-  gram.cols = Int32Array.from(order, (i) => gram.cols[i]!);
-  gram.values = Float64Array.from(order, (i) => gram.values[i]!);
+  const gram = gramFromPairs(diag, pairs);
   const total = rows.find((r) => num(r.kind) === KIND_TOTAL);
   const t = (key: 'cpu' | 'io' | 'memory', prefix: 'xy_' | 'yy_' | 'noise_'): number =>
     total ? num(total[`${prefix}${key}`]) : 0;

@@ -22,7 +22,7 @@
  */
 import type { ResourceStats } from '../../common/contracts.js';
 import type { TotalMethod } from './sql.js';
-import type { SufficientStats, Triple } from './stats.js';
+import { gramFromPairs, type SufficientStats, type Triple } from './stats.js';
 
 /** What the accumulator reads of a window (a `WindowEvent` fits). */
 export interface WindowAggregate {
@@ -185,22 +185,12 @@ export class WindowStatsAccumulator {
       executions[p] = this.x[i]!;
       windows[p] = this.windowCount[i]!;
       for (let r = 0; r < 3; r++) xty[r]![p] = this.xy[r]![i]!;
-      for (const [j, v] of this.pairs[i]!) {
-        const q = position[j]!;
-        entries.push([Math.min(p, q), Math.max(p, q), v]);
-      }
+      for (const [j, v] of this.pairs[i]!) entries.push([p, position[j]!, v]);
     }
-    entries.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const t = this.totals;
     return {
       queries,
-      gram: {
-        n,
-        diag,
-        rows: Int32Array.from(entries, (e) => e[0]),
-        cols: Int32Array.from(entries, (e) => e[1]),
-        values: Float64Array.from(entries, (e) => e[2]),
-      },
+      gram: gramFromPairs(diag, entries),
       executions,
       windows,
       xty,
