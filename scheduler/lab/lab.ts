@@ -64,7 +64,7 @@ export interface PolicyResult {
   /** CPU time of one `beforeTick` (where the work is), 99th percentile: not inflated by other processes. */
   beforeTickCpuMicrosP99: number;
   perResource: SpreadSummary['perResource'];
-  perSeed: { seed: string; inBandRate: number; maxAvgP95: number; minAvgP50: number; addedLatencyMean: number }[];
+  perSeed: SeedSummary[];
 }
 
 export interface SweepRow {
@@ -210,16 +210,7 @@ function offlineResult(records: { seed: string; scores: WindowScore[] }[]): Poli
     tickMicrosP99: Number.NaN,
     beforeTickCpuMicrosP99: Number.NaN,
     perResource: s.perResource,
-    perSeed: records.map((r) => {
-      const x = summarizeWindows(r.scores);
-      return {
-        seed: r.seed,
-        inBandRate: x.inBandRate,
-        maxAvgP95: x.maxAvgP95,
-        minAvgP50: x.minAvgP50,
-        addedLatencyMean: Number.NaN,
-      };
-    }),
+    perSeed: records.map((r) => seedSummary(r.seed, r.scores, Number.NaN)),
   };
 }
 
@@ -295,15 +286,20 @@ export async function evaluate(
         0.99,
       ),
     perResource: spread.perResource,
-    perSeed: records.map((r) => {
-      const s = summarizeWindows(r.windows);
-      return {
-        seed: r.seed,
-        inBandRate: s.inBandRate,
-        maxAvgP95: s.maxAvgP95,
-        minAvgP50: s.minAvgP50,
-        addedLatencyMean: mean(Array.from(r.run.addedLatency)),
-      };
-    }),
+    perSeed: records.map((r) => seedSummary(r.seed, r.windows, mean(Array.from(r.run.addedLatency)))),
   };
+}
+
+interface SeedSummary {
+  seed: string;
+  inBandRate: number;
+  maxAvgP95: number;
+  minAvgP50: number;
+  addedLatencyMean: number;
+}
+
+/** One seed's headline figures (the JSON's `perSeed`). */
+function seedSummary(seed: string, windows: readonly WindowScore[], addedLatencyMean: number): SeedSummary {
+  const s = summarizeWindows(windows);
+  return { seed, inBandRate: s.inBandRate, maxAvgP95: s.maxAvgP95, minAvgP50: s.minAvgP50, addedLatencyMean };
 }
