@@ -6,7 +6,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { InvalidArgumentError } from '../common/errors.js';
 import { IDENTIFIER } from '../clickhouse/client.js';
-import type { EstimateRow } from './estimates-writer.js';
+import type { EstimateRow, VersionRow } from './estimates-writer.js';
 
 export interface ResourceValues {
   cpu: number;
@@ -41,17 +41,11 @@ type Row = Omit<EstimateRow, 'version' | 'computed_at' | 'observations' | 'windo
   observations: number | string;
 };
 
-interface VersionInfo {
-  version: number | string;
-  computed_at: number | string;
-  method: string;
-  prior_cpu: number;
-  prior_io: number;
-  prior_memory: number;
-  prior_sd_cpu: number;
-  prior_sd_io: number;
-  prior_sd_memory: number;
-}
+/** The columns of `estimate_versions` read back (64-bit and time columns may come back as text). */
+type VersionInfo = Pick<
+  VersionRow,
+  'method' | 'prior_cpu' | 'prior_io' | 'prior_memory' | 'prior_sd_cpu' | 'prior_sd_io' | 'prior_sd_memory'
+> & { version: number | string; computed_at: number | string };
 
 export async function loadLatestEstimates(client: ClickHouseClient, database: string): Promise<LatestEstimates | null> {
   if (!IDENTIFIER.test(database))
