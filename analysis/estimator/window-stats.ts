@@ -20,19 +20,12 @@
  * may arrive before its window (it waits), never after it (it is then counted in `late`, unused).
  * Pure: no I/O, no clock.
  */
-import type { ResourceStats } from '../../common/contracts.js';
+import type { ResourceStats, WindowEvent } from '../../common/contracts.js';
 import type { TotalMethod } from './sql.js';
 import { gramFromPairs, type SufficientStats, type Triple } from './stats.js';
 
-/** What the accumulator reads of a window (a `WindowEvent` fits). */
-export interface WindowAggregate {
-  firstTick: number;
-  lastTick: number;
-  samples: number;
-  cpu: ResourceStats;
-  io: ResourceStats;
-  memory: ResourceStats;
-}
+/** What the accumulator reads of a window. */
+export type WindowAggregate = Pick<WindowEvent, 'firstTick' | 'lastTick' | 'samples' | 'cpu' | 'io' | 'memory'>;
 
 /** One window's reconstructed total of one resource. */
 export interface WindowTotal {
