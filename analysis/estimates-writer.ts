@@ -1,5 +1,5 @@
 /**
- * Writes one version of the estimates: every row of `estimates` first, then the single
+ * Writes one version of the estimates (row shapes: clickhouse/estimates.ts): every row of `estimates` first, then the single
  * `estimate_versions` row that makes the version current (migration 010). A failure anywhere before
  * that last insert leaves the previous version in force; the rows already written are never read.
  *
@@ -7,53 +7,8 @@
  * cannot otherwise provoke on demand in an embedded ClickHouse).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { EstimateRow, VersionRow } from '../clickhouse/estimates.js';
 import type { EstimateResult } from './estimator/estimate.js';
-
-/** A row of `estimates`. */
-export interface EstimateRow {
-  version: number;
-  computed_at: number;
-  query_id: string;
-  cpu: number;
-  io: number;
-  memory: number;
-  cpu_sd: number;
-  io_sd: number;
-  memory_sd: number;
-  cpu_lower: number;
-  cpu_upper: number;
-  io_lower: number;
-  io_upper: number;
-  memory_lower: number;
-  memory_upper: number;
-  observations: number;
-  windows: number;
-  prior: number;
-  method: string;
-}
-
-/** A row of `estimate_versions`. */
-export interface VersionRow {
-  version: number;
-  computed_at: number;
-  method: string;
-  queries: number;
-  windows: number;
-  executions: number;
-  inconsistent_windows: number;
-  noise_cpu: number;
-  noise_io: number;
-  noise_memory: number;
-  prior_cpu: number;
-  prior_io: number;
-  prior_memory: number;
-  prior_sd_cpu: number;
-  prior_sd_io: number;
-  prior_sd_memory: number;
-  blocks_reused: number;
-  blocks_computed: number;
-  duration_ms: number;
-}
 
 export interface EstimatesSink {
   insertEstimates(rows: readonly EstimateRow[]): Promise<void>;

@@ -21,7 +21,7 @@ import { migrate } from '../clickhouse/migrate.js';
 import { compileSimulationOptions, simulationSettings } from '../server/options.js';
 import { scoreEstimates, type AccuracyReport } from './eval/accuracy.js';
 import { storedSimulation } from './eval/simulate.js';
-import { loadLatestEstimates } from './estimates-reader.js';
+import { loadLatestEstimates } from '../clickhouse/estimates.js';
 import { ClickHouseEstimatesSink } from './estimates-writer.js';
 import { compileEstimatorOptions, estimatorSettings } from './options.js';
 import { runEstimation, type RunOutcome } from './run.js';
@@ -120,7 +120,11 @@ try {
         simulate: counts.simulateMs,
         store: counts.storeMs,
         estimate: estimateMs,
-        lastRun: { collect: outcome.result.timings.collectMs, solve: outcome.result.timings.solveMs },
+        lastRun: {
+          collect: outcome.result.timings.collectMs,
+          solve: outcome.result.timings.solveMs,
+          solveCpu: outcome.result.timings.solveCpuMs,
+        },
       },
     };
     process.stdout.write(cli.json ? JSON.stringify(report, roundNumbers) + '\n' : table(accuracy, report.config));
@@ -150,6 +154,7 @@ function table(
     `queries estimated ${a.queriesEstimated}/${a.queries}, well observed (≥ 30 executions) ${a.queriesWellObserved}`,
     `MAE well observed: ${RESOURCES.map((r) => `${r} ${fmt(a.maeWellObserved[r], 3)}`).join(', ')}`,
     `95 % coverage: all ${fmt(a.coverage95, 3)}, estimated ${fmt(a.coverage95Estimated, 3)}, well observed ${fmt(a.coverage95WellObserved, 3)}`,
+    `(estimate − truth)/sd RMS over estimated queries: ${fmt(a.normalisedErrorRms, 3)} (1 = calibrated)`,
     '',
     'observations  queries  ' + RESOURCES.map((r) => `${r.padEnd(6)} mae/p50/p90/p99`.padEnd(30)).join('') + 'coverage',
   ];

@@ -1,15 +1,9 @@
 /**
  * The analysis component: per-query cost estimation by regression (SQL in ClickHouse, a small solve
- * here), the periodic job that versions and announces the estimates, and the reader the scheduler
- * uses. Other components import from here only.
+ * here) and the periodic job that versions and announces the estimates. What the scheduler needs of
+ * it is a contract, not this component: the estimates tables and their reader (clickhouse/estimates.ts)
+ * and the announcement channel (common/estimates-channel.ts). Other components import from here only.
  */
-export {
-  type EstimatesAnnouncement,
-  estimatesChannel,
-  publishEstimates,
-  subscribeEstimates,
-  type EstimatesSubscription,
-} from './announce.js';
 export { AnalysisClosedError, AnalysisRunError, LockLostError, SolveError } from './errors.js';
 export { estimateCosts, priorEstimate, type EstimateResult, type EstimatorOptions } from './estimator/estimate.js';
 export { collectStats, layoutOf, type CollectOptions, type CollectResult } from './estimator/blocks.js';
@@ -22,20 +16,7 @@ export {
   type WindowTotal,
 } from './estimator/window-stats.js';
 export type { SufficientStats } from './estimator/stats.js';
-export {
-  loadLatestEstimates,
-  type LatestEstimates,
-  type LoadedEstimate,
-  type ResourceValues,
-} from './estimates-reader.js';
-export {
-  ClickHouseEstimatesSink,
-  estimateRows,
-  versionRow,
-  type EstimateRow,
-  type EstimatesSink,
-  type VersionRow,
-} from './estimates-writer.js';
+export { ClickHouseEstimatesSink, estimateRows, versionRow, type EstimatesSink } from './estimates-writer.js';
 export {
   JOB_SCHEDULER_ID,
   QUEUE_ANALYSIS,
@@ -59,3 +40,4 @@ export {
 } from './options.js';
 export { runEstimation, type RunOutcome, type RunParams } from './run.js';
 export { nextVersion } from './version.js';
+export { registerAnalysisMetrics } from './metrics.js';

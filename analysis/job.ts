@@ -22,7 +22,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { ClickHouseClient } from '../clickhouse/client.js';
-import { publishEstimates } from './announce.js';
+import { publishEstimates } from '../common/estimates-channel.js';
 import { AnalysisClosedError, AnalysisRunError } from './errors.js';
 import { ClickHouseEstimatesSink, type EstimatesSink } from './estimates-writer.js';
 import { RedisLock } from './lock.js';
@@ -144,6 +144,7 @@ export function startAnalysis(params: StartAnalysisParams): AnalysisHandle {
           durationMs: Math.round(outcome.durationMs),
           collectMs: Math.round(outcome.result.timings.collectMs),
           solveMs: Math.round(outcome.result.timings.solveMs),
+          solveCpuMs: Math.round(outcome.result.timings.solveCpuMs),
           steps: Object.fromEntries(Object.entries(outcome.result.timings.steps).map(([k, v]) => [k, Math.round(v)])),
         },
         'estimates committed',
@@ -226,6 +227,10 @@ export function startAnalysis(params: StartAnalysisParams): AnalysisHandle {
       { every: options.intervalMs, startDate: Date.now() + (options.runAtStart ? 0 : options.intervalMs) },
       { name: 'estimate', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
+    // The cold start's early solves: one-off runs through the same serialized worker.
+    for (const delay of options.earlySolvesMs) {
+      await queue.add('estimate', {}, { delay, removeOnComplete: 100, removeOnFail: 100 });
+    }
     await worker.waitUntilReady();
     log.info({ prefix, intervalMs: options.intervalMs, estimator: options.estimator }, 'analysis running');
   })();

@@ -4,34 +4,38 @@
  * until SIGINT/SIGTERM, then waits for a run in progress (up to the shutdown timeout) and exits.
  * A second signal exits at once (a run cut short never commits: the previous version stays).
  * Run as many as you like against the same Redis prefix: one run at a time across all of them.
- * With `--reports-dir` (REPORTS_DIR) it writes the HTML report there after each committed run.
+ * With `--reports-dir` (REPORTS_DIR) it writes the HTML report there after each committed run; with
+ * `--metrics-port` it serves `GET /metrics`.
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
 import { EXIT_FAILURE, exitWithUsageError, readCommandLine } from '../common/cli.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
+import { createMetricsRegistry, metricsEndpointSettings, startMetricsEndpoint } from '../common/metrics.js';
 import {
   clickhouseSettings,
   compileClickHouseOptions,
   createClickHouse,
   describeTarget,
-  type ClickHouseClient,
 } from '../clickhouse/client.js';
 import { migrate } from '../clickhouse/migrate.js';
-import { queryReadOnly } from '../clickhouse/read-only.js';
+import { openDirectReadOnly } from '../clickhouse/query-client.js';
+import { readOnlyOptions, type ReadOnlyQueries } from '../clickhouse/read-only.js';
 import { startAnalysis } from './job.js';
 import { analysisReportSettings, analysisSettings, compileAnalysisOptions } from './options.js';
+import { registerAnalysisMetrics } from './metrics.js';
 import { preloadReportLibraries, writeReports } from './reports/index.js';
 
 const log = createLogger('analysis');
 
 async function main(): Promise<void> {
-  const [ch, an, rep] = readCommandLine(
+  const [ch, an, rep, metricsValues] = readCommandLine(
     { name: 'analysis', description: 'Estimates every query’s cost periodically and publishes versioned estimates.' },
     clickhouseSettings,
     analysisSettings,
     analysisReportSettings,
+    metricsEndpointSettings,
   );
   let chOptions, options;
   try {
@@ -45,12 +49,13 @@ async function main(): Promise<void> {
   const clickhouse = createClickHouse(chOptions.target);
   log.info({ clickhouse: describeTarget(chOptions.target), database: chOptions.database }, 'clickhouse opened');
   await migrate(clickhouse, { database: chOptions.database, retentionDays: chOptions.retentionDays, logger: log });
-  // Reports read through a client of their own: on chDB a `readonly = 1` stays on the client's session.
+  // Reports read through the read-only path, on sessions of their own (guarded and bounded).
   const reportsDir = rep.reportsDir;
-  let reader: ClickHouseClient | undefined;
+  let reader: ReadOnlyQueries | undefined;
   if (reportsDir) {
     await preloadReportLibraries(); // seconds of loading, before the first run rather than during
-    reader = createClickHouse(chOptions.target);
+    const options = readOnlyOptions({ sessions: 1, queueLength: 4 });
+    reader = await openDirectReadOnly({ target: chOptions.target, options, logger: log });
   }
   const database = chOptions.database;
   const analysis = startAnalysis({
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
       ? {
           afterRun: async () => {
             const files = await writeReports({
-              query: (sql) => queryReadOnly(reader, sql),
+              query: (sql) => reader.query(sql),
               database,
               outDir: reportsDir,
               logger: log,
@@ -72,6 +77,14 @@ async function main(): Promise<void> {
         }
       : {}),
   });
+
+  const metrics = createMetricsRegistry();
+  registerAnalysisMetrics(metrics, analysis);
+  const { metricsPort, metricsHost } = metricsValues;
+  const endpoint =
+    metricsPort > 0
+      ? await startMetricsEndpoint({ registry: metrics, port: metricsPort, host: metricsHost, logger: log })
+      : undefined;
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -84,6 +97,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', now);
   process.once('SIGTERM', now);
+  await endpoint?.close();
   await analysis.close();
   await reader?.close();
   await clickhouse.close();

@@ -4,16 +4,22 @@
  *
  * Defaults and why:
  *  - every 30 s: the estimates settle within minutes (a query needs a few dozen windows), and a run
- *    costs one fingerprint scan of the history plus the new windows;
+ *    costs the rows that arrived since the last one plus the live block, whatever the history;
  *  - settle 10 s: a window is used once the newest stored execution is 10 s past its end, well
- *    beyond the ingest's 200 ms flush, so its executions have all arrived (late ones are handled by
- *    the block fingerprints anyway);
- *  - blocks of 600 windows (10 min at 1 s): the live block (recomputed every run) stays small,
- *    while a day is only 144 stored blocks;
+ *    beyond the ingest's 200 ms flush, so its executions have all arrived (late ones are found by
+ *    the insertion watermark anyway);
+ *  - insert margin 5 s: the ingest's inserts are synchronous, visible when they return, milliseconds
+ *    after their inserted_at; kept below the settle time so that a block's rows, inserted at least
+ *    that long before the run that seals it, are not looked at again by the next run (which would
+ *    recompute the block a second time);
+ *  - blocks of 120 windows (2 min at 1 s): the live block, recomputed every run, is what a run
+ *    costs besides the new rows, so it is kept small; sealed blocks are summed in estimate_totals,
+ *    so their number costs a run nothing but one entry each in the state row (720 a day);
  *  - `bounds` reconstruction: the window's min/max narrow the total's interval where they can, and
  *    never widen it (measured: equal to `midpoint` at default load, better at light load);
  *  - dense solve up to 1 200 queries (Cholesky, exact posterior sd's; ≈ 6 s of time-sliced CPU per
- *    run at 1 000 queries, growing as n³), conjugate gradients above;
+ *    run at 1 000 queries, growing as n³); above, while the windows W are fewer than ¾ of the
+ *    queries, the same solve through the rank of XᵀX (at most W), growing as n·W²;
  *  - lock 60 s time to live, renewed every 20 s while a run is going.
  */
 import { redisSettings } from '../common/redis-settings.js';
@@ -33,7 +39,7 @@ export const estimatorSettings = {
   blockWindows: integer({
     flag: '--block-windows',
     env: 'ANALYSIS_BLOCK_WINDOWS',
-    default: 600,
+    default: 120,
     min: 1,
     max: 10_000_000,
     doc: 'Windows per stored block of regression statistics; only changed blocks are recomputed.',
@@ -45,6 +51,14 @@ export const estimatorSettings = {
     min: 0,
     max: 86_400_000,
     doc: 'A window is used once the newest stored execution is this far past its end (its executions have arrived).',
+  }),
+  insertMarginMs: integer({
+    flag: '--estimator-insert-margin-ms',
+    env: 'ANALYSIS_INSERT_MARGIN_MS',
+    default: 5_000,
+    min: 0,
+    max: 86_400_000,
+    doc: 'Each run also looks again at rows inserted this long before the previous run started (an insert visible that late after its inserted_at is still seen).',
   }),
   blocksPerInsert: integer({
     flag: '--blocks-per-insert',
@@ -60,15 +74,7 @@ export const estimatorSettings = {
     default: 1200,
     min: 1,
     max: 20_000,
-    doc: 'Largest number of queries solved densely (Cholesky, exact sd, prior by marginal likelihood); above it conjugate gradients with approximate sd.',
-  }),
-  minPriorQueries: integer({
-    flag: '--min-prior-queries',
-    env: 'ANALYSIS_MIN_PRIOR_QUERIES',
-    default: 5,
-    min: 1,
-    max: 1_000_000,
-    doc: 'Above the dense limit: well-determined queries needed to estimate the prior (mean cost and spread) from the data.',
+    doc: 'Largest number of queries always solved with n×n matrices; above it, while the windows used are fewer than ¾ of the queries, the same solve through the rank of XᵀX (at most the windows): the same exact sd and prior, at less cost.',
   }),
 };
 
@@ -82,6 +88,22 @@ export const analysisSettings = {
     min: 100,
     max: 86_400_000,
     doc: 'How often the estimation runs (a BullMQ job scheduler shared by every instance).',
+  }),
+  earlySolveUntilMs: integer({
+    flag: '--analysis-early-until-ms',
+    env: 'ANALYSIS_EARLY_UNTIL_MS',
+    default: 90_000,
+    min: 0,
+    max: 86_400_000,
+    doc: 'For this long after the job starts, it also runs every --analysis-early-every-ms (0: never): the cold start, when each solve adds much, is cut short.',
+  }),
+  earlySolveEveryMs: integer({
+    flag: '--analysis-early-every-ms',
+    env: 'ANALYSIS_EARLY_EVERY_MS',
+    default: 3_000,
+    min: 100,
+    max: 86_400_000,
+    doc: 'Period of the early runs (see --analysis-early-until-ms).',
   }),
   delayFirstRun: toggle({
     flag: '--analysis-delay-first-run',
@@ -129,6 +151,8 @@ export type EstimatorSettingValues = SettingValues<typeof estimatorSettings>;
 export interface AnalysisOptions {
   redis: { url: string; prefix: string };
   intervalMs: number;
+  /** Extra one-off runs this long after start (ms, ascending): the cold start's early solves. */
+  earlySolvesMs: number[];
   runAtStart: boolean;
   lockTtlMs: number;
   shutdownTimeoutMs: number;
@@ -140,9 +164,9 @@ export function compileEstimatorOptions(v: EstimatorSettingValues): EstimatorOpt
     method: v.totalMethod,
     blockWindows: v.blockWindows,
     settleMs: v.settleMs,
+    insertMarginMs: v.insertMarginMs,
     blocksPerInsert: v.blocksPerInsert,
     denseLimit: v.denseLimit,
-    minPriorQueries: v.minPriorQueries,
   };
 }
 
@@ -150,11 +174,19 @@ export function compileAnalysisOptions(v: AnalysisSettingValues): AnalysisOption
   return {
     redis: { url: v.redisUrl, prefix: v.prefix },
     intervalMs: v.intervalMs,
+    earlySolvesMs: earlySolves(v.earlySolveEveryMs, v.earlySolveUntilMs),
     runAtStart: !v.delayFirstRun,
     lockTtlMs: v.lockTtlMs,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     estimator: compileEstimatorOptions(v),
   };
+}
+
+/** The early runs' delays after start: every `everyMs` up to `untilMs`. */
+export function earlySolves(everyMs: number, untilMs: number): number[] {
+  const delays: number[] = [];
+  for (let d = everyMs; d <= untilMs; d += everyMs) delays.push(d);
+  return delays;
 }
 
 function defaults<S extends Record<string, { default: unknown }>>(specs: S): { [K in keyof S]: S[K]['default'] } {

@@ -13,7 +13,8 @@ import { ConfigError, SpikeError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { clickhouseSettings, compileClickHouseOptions } from '../clickhouse/client.js';
 import { openReadOnly, queryClientSettings, SystemUnreachableError } from '../clickhouse/query-client.js';
-import { TruthSourceError } from './reports/errors.js';
+import { FrontierSourceError, TruthSourceError } from './reports/errors.js';
+import { readFrontier } from './reports/frontier-source.js';
 import { parseMarkers, reportCliSettings, reportOptions, type ReportOptions } from './reports/options.js';
 import { SECTIONS } from './reports/render-report.js';
 import { readTruth } from './reports/truth-source.js';
@@ -41,6 +42,7 @@ try {
     detectScheduler: !cli.markersOnly,
     warmupWindows: cli.warmupWindows,
     title: cli.title,
+    run: cli.run,
   });
   const sections: readonly string[] = SECTIONS.map((x) => x.id);
   if (cli.screenshotSection !== undefined && !sections.includes(cli.screenshotSection)) {
@@ -58,14 +60,16 @@ try {
 
 const logger = createLogger('report');
 const { target, database } = compileClickHouseOptions(ch);
-const system = openReadOnly({ target, queryUrl: qc.queryUrl });
+const system = openReadOnly({ target, queryUrl: qc.queryUrl, dataDir: qc.dataDir });
 try {
   const truth = cli.truthFrom ? await readTruth(cli.truthFrom) : undefined;
+  const frontier = cli.frontierFrom ? await readFrontier(cli.frontierFrom) : undefined;
   const files = await writeReports({
     query: (sql) => system.query(sql),
     database,
     outDir: cli.out,
     truth,
+    frontier,
     options,
     logger,
   });
@@ -83,6 +87,9 @@ try {
 } catch (error) {
   if (error instanceof TruthSourceError) {
     process.stderr.write(`error: --truth-from ${error.message}\n`);
+    process.exitCode = EXIT_USAGE;
+  } else if (error instanceof FrontierSourceError) {
+    process.stderr.write(`error: --frontier-from ${error.message}\n`);
     process.exitCode = EXIT_USAGE;
   } else if (error instanceof SystemUnreachableError) {
     process.stderr.write(`error: ${error.message}\n`);

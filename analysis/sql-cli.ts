@@ -3,11 +3,14 @@
  * running system, read-only, and prints the result. The query may also come on stdin
  * (`npm run sql < question.sql`). Either mode, one code path (clickhouse/query-client.ts): with
  * CLICKHOUSE_URL it asks the ClickHouse server directly, otherwise the embedded process's
- * read-only endpoint (QUERY_URL), since chDB lets only that process open the data.
+ * read-only endpoint (QUERY_URL, or the one the system running on --data-dir announced in its
+ * system.json), since chDB lets only that process open the data.
  *
- * Exit codes: 0 printed; 2 refused (not a reading statement, or the engine's read-only mode refused
- * it) or invalid (ClickHouse rejected it), or bad usage; 1 the system is unreachable. A refused
- * statement never reaches a writable session, so nothing changes.
+ * Exit codes: 0 printed; 2 refused (not a reading statement, or it reaches outside the database, or
+ * the engine's read-only mode refused it), invalid (ClickHouse rejected it), stopped at a limit
+ * (time, memory, result size), or bad usage; 1 the system is unreachable or busy. A refused
+ * statement never runs, so nothing changes. With CLICKHOUSE_URL the limits are this tool's
+ * `--sql-max-*` options; against the embedded endpoint, the running process's.
  */
 import { text as readText } from 'node:stream/consumers';
 import { EXIT_FAILURE, EXIT_USAGE, readCommandLine } from '../common/cli.js';
@@ -15,7 +18,14 @@ import { oneOf } from '../common/settings.js';
 import { clickHouseErrorType } from '../clickhouse/failures.js';
 import { clickhouseSettings, compileClickHouseOptions, describeTarget } from '../clickhouse/client.js';
 import { openReadOnly, queryClientSettings, SystemUnreachableError } from '../clickhouse/query-client.js';
-import { QueryFailedError, ReadOnlyViolationError } from '../clickhouse/read-only.js';
+import {
+  QueryBusyError,
+  QueryFailedError,
+  QueryLimitError,
+  ReadOnlyClosedError,
+  readOnlyLimitSettings,
+  ReadOnlyViolationError,
+} from '../clickhouse/read-only.js';
 import { formatResult, RESULT_FORMATS, type ResultFormat } from './reports/result-format.js';
 
 const sqlSettings = {
@@ -38,8 +48,9 @@ const commandLine = readCommandLine(
   sqlSettings,
   clickhouseSettings,
   queryClientSettings,
+  readOnlyLimitSettings,
 );
-const [cli, ch, qc] = commandLine;
+const [cli, ch, qc, limits] = commandLine;
 
 function fail(code: number, message: string): never {
   process.stderr.write(`error: ${message}\n`);
@@ -57,7 +68,7 @@ const sql = (await readQuery()).trim();
 if (sql === '') fail(EXIT_USAGE, 'the query is empty');
 
 const { target } = compileClickHouseOptions(ch);
-const system = openReadOnly({ target, queryUrl: qc.queryUrl });
+const system = openReadOnly({ target, queryUrl: qc.queryUrl, dataDir: qc.dataDir, options: limits });
 try {
   const result = await system.query(sql);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -68,6 +79,8 @@ try {
 } catch (err) {
   if (err instanceof ReadOnlyViolationError) fail(EXIT_USAGE, `refused: ${err.message} (npm run sql is read-only)`);
   if (err instanceof SystemUnreachableError) fail(EXIT_FAILURE, err.message);
+  if (err instanceof QueryLimitError) fail(EXIT_USAGE, `stopped at a limit: ${err.message}`);
+  if (err instanceof QueryBusyError || err instanceof ReadOnlyClosedError) fail(EXIT_FAILURE, err.message);
   if (err instanceof QueryFailedError) {
     // Server mode: no ClickHouse error code means the request never got an answer.
     if (target.kind === 'server' && clickHouseErrorType(err.cause) === undefined) {

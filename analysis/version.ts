@@ -12,7 +12,9 @@ export async function nextVersion(client: ClickHouseClient, database: string, no
         (SELECT max(version) FROM ${database}.estimate_versions),
         (SELECT max(version) FROM ${database}.estimates),
         (SELECT max(version) FROM ${database}.estimate_blocks),
-        (SELECT max(version) FROM ${database}.estimate_stats)) AS used`,
+        (SELECT max(version) FROM ${database}.estimate_stats),
+        (SELECT max(version) FROM ${database}.estimate_totals),
+        (SELECT max(version) FROM ${database}.estimate_state)) AS used`,
     format: 'JSONEachRow',
   });
   const [row] = await rs.json<{ used: number | string }>();

@@ -21,7 +21,12 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+} from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { integer, text, type SettingValues } from '../common/settings.js';
 import { ClickHouseDataLockedError, ClickHouseEngineBusyError } from './errors.js';
@@ -120,7 +125,11 @@ export function describeTarget(target: ClickHouseTarget): string {
  * Opens a client. Embedded: creates the data directory if needed and binds this process's chDB
  * engine to it (see the constraints above). Server: lazy, nothing is sent until the first query.
  */
-export function createClickHouse(target: ClickHouseTarget): ClickHouseClient {
+export function createClickHouse(
+  target: ClickHouseTarget,
+  /** Server mode: keep the client's own log lines off stderr (the caller reports every failure itself). */
+  options: { quiet?: boolean } = {},
+): ClickHouseClient {
   if (target.kind === 'server') {
     return createClient({
       url: target.url,
@@ -129,6 +138,7 @@ export function createClickHouse(target: ClickHouseTarget): ClickHouseClient {
       request_timeout: target.requestTimeoutMs,
       // Integers as JSON numbers (ticks are < 2^53), the same as chDB's default, so reads parse alike.
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      ...(options.quiet ? { log: { level: ClickHouseLogLevel.OFF } } : {}),
     });
   }
   const dataPath = resolve(target.dataPath);

@@ -7,7 +7,8 @@
  *  - transient: no ClickHouse error code (connection refused or reset, timeouts, a closed client),
  *    or a code that describes the server's state rather than the data;
  *  - permanent: a code that describes the data (CANNOT_PARSE_*, TYPE_MISMATCH, …), or our own
- *    InvalidRecordError;
+ *    InvalidRecordError. The data may still be fine and the table changed (a dropped column makes
+ *    every row an INCORRECT_DATA): the batcher tells the two apart before dead-lettering anything;
  *  - unknown: any other ClickHouse error. The server answered, so retrying a few times and then
  *    bisecting the batch tells whether one record is to blame (ingest `maxAttempts`).
  */
@@ -27,6 +28,8 @@ const DATA_ERRORS = new Set([
   'TOO_LARGE_STRING_SIZE',
   'TYPE_MISMATCH',
   'VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE',
+  // A CHECK constraint refused a row's values.
+  'VIOLATED_CONSTRAINT',
 ]);
 
 /** ClickHouse error names that describe the server's state: wait and try again. */

@@ -37,17 +37,44 @@ export {
   type TableNames,
 } from './queries.js';
 export { RETAINED_TABLES, applyRetention, type RetentionOptions } from './retention.js';
-export { executionRows, toExecutionRow, toWindowRow, windowRows, type ExecutionRow, type WindowRow } from './rows.js';
+export {
+  executionRows,
+  toExecutionRow,
+  toRunRow,
+  toWindowRow,
+  windowRows,
+  type ExecutionRow,
+  type RunRow,
+  type WindowRow,
+} from './rows.js';
+export {
+  loadLatestEstimates,
+  type EstimateRow,
+  type LatestEstimates,
+  type LoadedEstimate,
+  type ResourceValues,
+  type VersionRow,
+} from './estimates.js';
 export { ClickHouseStore, type Freshness, type RowSink, type StoreOptions } from './store.js';
 export { checkRange, parseRecordCounts, recordCountsSql, type RecordCounts, type TickRange } from './counts.js';
 export {
+  KILL_GRACE_MS,
   MAX_SQL_LENGTH,
+  QueryBusyError,
+  QueryCancelledError,
   QueryFailedError,
-  READ_ONLY_SETTINGS,
+  QueryLimitError,
+  ReadOnlyClosedError,
   ReadOnlyViolationError,
-  checkReadOnly,
-  queryReadOnly,
+  readOnlyLimitSettings,
+  readOnlyOptions,
+  readOnlyPoolSettings,
   type QueryResult,
+  type ReadOnlyOptions,
+  type ReadOnlyQueries,
 } from './read-only.js';
+export { openReadOnlyPool, ReadOnlyPool } from './read-only-pool.js';
+export { openServerReadOnly } from './server-read-only.js';
+export { SqlGuard, RESULT_FORMAT, clientGuardQuery, type GuardQuery } from './sql-guard/guard.js';
 export { startQueryService, type QueryService } from './query-service.js';
-export { SystemUnreachableError, openReadOnly, queryClientSettings, type ReadOnlyQueries } from './query-client.js';
+export { SystemUnreachableError, openDirectReadOnly, openReadOnly, queryClientSettings } from './query-client.js';

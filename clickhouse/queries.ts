@@ -14,6 +14,12 @@ export interface TableNames {
   /** Each execution / window once: read these. */
   executionsDedup: string;
   windowsDedup: string;
+  /** Runs (005): `runsDedup` has one row per run. */
+  runs: string;
+  runsDedup: string;
+  /** Insert-time rollups of executions (013): per 10-tick bucket, and per 600-tick bucket and query. */
+  executionBuckets: string;
+  queryBuckets: string;
   migrations: string;
 }
 
@@ -25,6 +31,10 @@ export function tableNames(database: string): TableNames {
     windows: `${database}.windows`,
     executionsDedup: `${database}.executions_dedup`,
     windowsDedup: `${database}.windows_dedup`,
+    runs: `${database}.runs`,
+    runsDedup: `${database}.runs_dedup`,
+    executionBuckets: `${database}.execution_buckets`,
+    queryBuckets: `${database}.query_buckets`,
     migrations: `${database}.schema_migrations`,
   };
 }

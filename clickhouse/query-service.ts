@@ -6,17 +6,32 @@
  *   POST /query  {"sql": "SELECT …"}  →  {"columns": [{"name","type"}], "rows": [[…]], "elapsedMs"}
  *   GET  /healthz
  *
- * Errors are JSON: 400 READ_ONLY (not a reading statement), 400 QUERY_FAILED (ClickHouse's
- * message), 400 INVALID_FIELD (also for an unknown field) / INVALID_JSON / INVALID_BODY, 413 above the
- * size limit, 415 an unsupported charset or encoding, 405 wrong method.
+ * Each query goes through the read-only path given (read-only.ts: the guard, `readonly = 1` and the
+ * limits); a client that disconnects has its query killed.
+ *
+ * Errors are JSON: 400 READ_ONLY (refused: not a reading statement, or it reaches outside the
+ * database), 400 QUERY_FAILED (ClickHouse's message), 422 QUERY_LIMIT (a limit was hit: `limit` names
+ * the ClickHouse setting, `flag` the option that sets it), 503 BUSY (every session busy and the wait
+ * queue full; Retry-After), 503 SHUTTING_DOWN, 400 INVALID_FIELD (also for an unknown field) /
+ * INVALID_JSON / INVALID_BODY, 413 above the size limit, 415 an unsupported charset or encoding, 405
+ * wrong method.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ClickHouseClient } from '@clickhouse/client';
 import express, { type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../common/logger.js';
-import { MAX_SQL_LENGTH, queryReadOnly, QueryFailedError, ReadOnlyViolationError } from './read-only.js';
+import {
+  MAX_SQL_LENGTH,
+  QueryBusyError,
+  QueryCancelledError,
+  QueryFailedError,
+  QueryLimitError,
+  ReadOnlyClosedError,
+  ReadOnlyViolationError,
+  type ReadOnlyQueries,
+} from './read-only.js';
+import { listenOn } from '../common/listen.js';
 
 const QueryRequest = z.object({
   sql: z.string({ error: 'sql must be a string' }).min(1, 'sql must not be empty').max(MAX_SQL_LENGTH),
@@ -27,8 +42,11 @@ export interface QueryService {
   close(): Promise<void>;
 }
 
+/** The setting that chooses the endpoint's port (named when the port is taken). */
+export const QUERY_PORT_SETTING = { flag: '--query-port', env: 'QUERY_PORT' };
+
 export async function startQueryService(params: {
-  client: ClickHouseClient;
+  queries: ReadOnlyQueries;
   port: number;
   logger: Logger;
 }): Promise<QueryService> {
@@ -52,12 +70,33 @@ export async function startQueryService(params: {
       const parsed = QueryRequest.safeParse(body);
       if (!parsed.success) return error(res, 400, 'INVALID_FIELD', parsed.error.issues[0]!.message, 'sql');
       const started = performance.now();
+      // The client going away before the answer is sent kills its query.
+      const gone = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
       try {
-        const result = await queryReadOnly(params.client, parsed.data.sql);
+        const result = await params.queries.query(parsed.data.sql, { signal: gone.signal });
         res.json({ ...result, elapsedMs: Math.round(performance.now() - started) });
       } catch (err) {
         if (err instanceof ReadOnlyViolationError || err instanceof QueryFailedError) {
           return error(res, 400, err.code, err.message, 'sql');
+        }
+        if (err instanceof QueryLimitError) {
+          return res
+            .status(422)
+            .json({ error: { code: err.code, message: err.message, limit: err.limit, flag: err.flag } });
+        }
+        if (err instanceof QueryBusyError || err instanceof ReadOnlyClosedError) {
+          res.setHeader('Retry-After', '1');
+          return error(res, 503, err.code, err.message);
+        }
+        if (err instanceof QueryCancelledError) {
+          params.logger.info(
+            { elapsedMs: Math.round(performance.now() - started) },
+            'read-only query cancelled: its client went away',
+          );
+          return;
         }
         throw err;
       }
@@ -98,9 +137,7 @@ export async function startQueryService(params: {
   };
   app.use(onError);
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(params.port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  const server: Server = await listenOn(app.listen.bind(app), params.port, '127.0.0.1', QUERY_PORT_SETTING);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   params.logger.info({ url }, 'read-only SQL endpoint listening');
   return {

@@ -1,21 +1,30 @@
 /**
- * The read-only SQL path for people and tools (`npm run sql`, `npm run verify`): a statement is
- * accepted only if it starts with a reading keyword, and it always runs with ClickHouse's own
- * `readonly` setting, so the engine refuses writes, DDL, setting changes and table functions
- * that touch files even if the keyword check were fooled. Two locks, one in our code and one in
- * the engine.
+ * The read-only SQL path for people and tools (`npm run sql`, `POST /query`, `npm run verify`, the
+ * reports): what every implementation shares — its errors, its limits and how they reach ClickHouse.
  *
- * Give this path a client of its own: with embedded chDB a setting sent with a query stays on that
- * client's session afterwards, so `readonly = 1` on a client that also writes would block its
- * writes from then on (a separate client on the same data directory is a separate session).
+ * Three locks, outermost first:
+ *  1. the guard (sql-guard/): ClickHouse parses the statement and only reading statements that read
+ *     the database and compute are accepted — no table function or function that reaches files,
+ *     programs, other servers or the network, no INTO OUTFILE, no SETTINGS;
+ *  2. ClickHouse's `readonly = 1` on the session or request: no writes, no DDL, no setting changes;
+ *  3. limits on every query: time, memory, result rows and bytes, with `readonly` applied last so the
+ *     query cannot change them (`readonly = 1` refuses any later change, SETTINGS clauses included).
+ * The implementations: read-only-pool.ts (embedded chDB: sessions of its own, a wait queue, KILL on
+ * timeout, disconnect and shutdown) and server-read-only.ts (a ClickHouse server: per-request
+ * settings, abort and ClickHouse's cancel-on-disconnect).
  */
-import type { ClickHouseClient } from '@clickhouse/client';
 import { SpikeError } from '../common/errors.js';
+import { integer, type SettingValues } from '../common/settings.js';
+import { clickHouseErrorType } from './failures.js';
 
-/** A statement that is not a read, refused before it reaches ClickHouse. */
+export const MAX_SQL_LENGTH = 100_000;
+/** Largest statement ClickHouse parses on these paths (a 100 000-character text is up to 400 kB of UTF-8). */
+export const MAX_QUERY_BYTES = 1_048_576;
+
+/** A statement that is not a read, or reads what it may not; refused before it runs. */
 export class ReadOnlyViolationError extends SpikeError {
-  constructor(message: string) {
-    super('READ_ONLY', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('READ_ONLY', message, options);
   }
 }
 
@@ -26,130 +35,189 @@ export class QueryFailedError extends SpikeError {
   }
 }
 
-const READING = ['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'EXISTS'];
-export const MAX_SQL_LENGTH = 100_000;
+/** The query hit one of the read-only limits (`limit` is the ClickHouse setting, `flag` the option). */
+export class QueryLimitError extends SpikeError {
+  constructor(
+    readonly limit: string,
+    readonly flag: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super('QUERY_LIMIT', message, options);
+  }
+}
 
-/**
- * `readonly = 1`: reads only, and nothing may be changed in the request, settings included. (2 would
- * allow the request to set limits, but it also lets table functions such as file() read the host's
- * files; 1 refuses them.) Time limits are therefore the caller's (request timeout / abort).
- */
-export const READ_ONLY_SETTINGS = { readonly: '1' } as const;
+/** Every session is busy and the wait queue is full: try again shortly. */
+export class QueryBusyError extends SpikeError {
+  constructor(message: string) {
+    super('BUSY', message);
+  }
+}
+
+/** The caller went away (HTTP client disconnected, abort signal): the query was killed. */
+export class QueryCancelledError extends SpikeError {
+  constructor(message = 'the query was cancelled by its caller') {
+    super('CANCELLED', message);
+  }
+}
+
+/** The read-only path is shutting down (or closed); its queries were killed. */
+export class ReadOnlyClosedError extends SpikeError {
+  constructor() {
+    super('SHUTTING_DOWN', 'the read-only SQL path is shutting down');
+  }
+}
 
 export interface QueryResult {
   columns: { name: string; type: string }[];
   rows: unknown[][];
 }
 
-/**
- * Index of the first `;` outside quotes and comments, or -1. chDB runs `a; b` as two statements,
- * and a second statement's output can desynchronise the session, so only one is ever sent.
- */
-function statementEnd(sql: string): number {
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i];
-    if (c === "'" || c === '"' || c === '`') {
-      for (i++; i < sql.length && sql[i] !== c; i++) if (sql[i] === '\\') i++;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      while (i < sql.length && sql[i] !== '\n') i++;
-    } else if (c === '/' && sql[i + 1] === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? sql.length : end + 1;
-    } else if (c === ';') {
-      return i;
-    }
-  }
-  return -1;
+/** One read-only path: the embedded pool, a server client, or the embedded endpoint over HTTP. */
+export interface ReadOnlyQueries {
+  /** Runs one reading statement; `signal` cancels it (the query is killed, not just abandoned). */
+  query(sql: string, options?: { signal?: AbortSignal }): Promise<QueryResult>;
+  close(): Promise<void>;
 }
 
-const COMMENTS_AND_SPACE = /(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)/g;
+/** How long past its time limit a query may run before the path kills it (ClickHouse checks between blocks). */
+export const KILL_GRACE_MS = 2000;
 
-/**
- * The statement with string literals emptied and comments turned into spaces; quoted identifiers
- * keep their text (ClickHouse accepts a quoted function name: `file`(…)), so what is left can be
- * searched for clauses and functions without a string or a comment hiding or faking one.
- */
-function codeOnly(sql: string): string {
-  let out = '';
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i]!;
-    if (c === "'") {
-      for (i++; i < sql.length && sql[i] !== c; i++) if (sql[i] === '\\') i++;
-      out += "''";
-    } else if (c === '"' || c === '`') {
-      let name = '';
-      for (i++; i < sql.length && sql[i] !== c; i++) {
-        if (sql[i] === '\\') i++;
-        name += sql[i] ?? '';
-      }
-      out += ` ${name} `;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      while (i < sql.length && sql[i] !== '\n') i++;
-      out += ' ';
-    } else if (c === '/' && sql[i + 1] === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? sql.length : end + 1;
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+/** The limits of every read-only query, in every mode. */
+export const readOnlyLimitSettings = {
+  maxExecutionMs: integer({
+    flag: '--sql-max-execution-ms',
+    env: 'SQL_MAX_EXECUTION_MS',
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+    doc: 'Read-only SQL (npm run sql, POST /query, reports): longest run of one query in ms (ClickHouse max_execution_time); it then ends with QUERY_LIMIT.',
+  }),
+  maxMemoryBytes: integer({
+    flag: '--sql-max-memory-bytes',
+    env: 'SQL_MAX_MEMORY_BYTES',
+    default: 1_073_741_824,
+    min: 16_777_216,
+    max: 1_099_511_627_776,
+    doc: 'Read-only SQL: memory one query may use, in bytes (max_memory_usage).',
+  }),
+  maxResultRows: integer({
+    flag: '--sql-max-result-rows',
+    env: 'SQL_MAX_RESULT_ROWS',
+    default: 500_000,
+    min: 1,
+    max: 100_000_000,
+    doc: 'Read-only SQL: rows one result may have (max_result_rows); more end with QUERY_LIMIT.',
+  }),
+  maxResultBytes: integer({
+    flag: '--sql-max-result-bytes',
+    env: 'SQL_MAX_RESULT_BYTES',
+    default: 268_435_456,
+    min: 1024,
+    max: 17_179_869_184,
+    doc: 'Read-only SQL: uncompressed bytes one result may have (max_result_bytes).',
+  }),
+  maxThreads: integer({
+    flag: '--sql-max-threads',
+    env: 'SQL_MAX_THREADS',
+    default: 1,
+    min: 1,
+    max: 256,
+    doc: 'Read-only SQL: threads one query may use (max_threads); 1 leaves the other cores to the pipeline.',
+  }),
+};
+
+/** The embedded endpoint's concurrency (a server bounds its own). */
+export const readOnlyPoolSettings = {
+  sessions: integer({
+    flag: '--sql-sessions',
+    env: 'SQL_SESSIONS',
+    default: 2,
+    min: 1,
+    max: 16,
+    doc: 'Embedded mode: chDB sessions of the read-only endpoint, i.e. investigation queries that run at once.',
+  }),
+  queueLength: integer({
+    flag: '--sql-queue',
+    env: 'SQL_QUEUE',
+    default: 8,
+    min: 0,
+    max: 1000,
+    doc: 'Embedded mode: queries that may wait for a busy session; more are answered 503 BUSY.',
+  }),
+};
+
+export type ReadOnlyOptions = SettingValues<typeof readOnlyLimitSettings> & SettingValues<typeof readOnlyPoolSettings>;
+
+/** The defaults of every read-only option, with the given ones instead (tests, tools, reports). */
+export function readOnlyOptions(overrides: Partial<ReadOnlyOptions> = {}): ReadOnlyOptions {
+  const specs = { ...readOnlyLimitSettings, ...readOnlyPoolSettings };
+  const defaults = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.default]));
+  return { ...(defaults as ReadOnlyOptions), ...overrides };
 }
 
 /**
- * What the engine's `readonly = 1` does not stop (found by the hostile-input test): `INTO OUTFILE`
- * writes a file on the host from any SELECT or SHOW, the `file()` function reads any file the
- * process can read, and DESCRIBE of a table function reaches files or the network to infer a
- * schema. So no statement may name these table functions or that clause.
+ * The ClickHouse settings of a read-only session or request, `readonly` last: chDB applies them as
+ * `SET` statements in this order, and after `readonly = 1` no setting can change any more.
  */
-const OUTSIDE_WORLD =
-  /\b(file|filecluster|url|urlcluster|s3|s3cluster|gcs|oss|cosn|hdfs|hdfscluster|azureblobstorage|azureblobstoragecluster|executable|remote|remotesecure|cluster|clusterallreplicas|mysql|postgresql|mongodb|redis|sqlite|odbc|jdbc|iceberg\w*|deltalake\w*|hudi\w*|input)\s*\(/i;
-const INTO_OUTFILE = /\bINTO\s+OUTFILE\b/i;
-
-/** Throws ReadOnlyViolationError unless `sql` is one reading statement; returns that statement. */
-export function checkReadOnly(sql: string): string {
-  if (sql.length > MAX_SQL_LENGTH) {
-    throw new ReadOnlyViolationError(`the query is longer than ${MAX_SQL_LENGTH} characters`);
-  }
-  let statement = sql;
-  const end = statementEnd(sql);
-  if (end >= 0) {
-    if (sql.slice(end + 1).replace(COMMENTS_AND_SPACE, '').length > 0) {
-      throw new ReadOnlyViolationError('one statement at a time, please');
-    }
-    statement = sql.slice(0, end);
-  }
-  // Leading comments and whitespace do not count.
-  const body = statement.replace(/^(\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '').trim();
-  if (body.length === 0) throw new ReadOnlyViolationError('the query is empty');
-  const keyword = /^[A-Za-z]+/.exec(body)?.[0]?.toUpperCase() ?? '';
-  if (!READING.includes(keyword)) {
-    throw new ReadOnlyViolationError(
-      `only reading statements are allowed here (${READING.join(', ')}); got "${keyword || body.slice(0, 20)}"`,
-    );
-  }
-  const code = codeOnly(body);
-  if (INTO_OUTFILE.test(code)) throw new ReadOnlyViolationError('INTO OUTFILE writes a file; not allowed here');
-  const reach = OUTSIDE_WORLD.exec(code);
-  if (reach) {
-    throw new ReadOnlyViolationError(
-      `${reach[1]}() reaches files, programs or the network; only the database's tables can be read here`,
-    );
-  }
-  return body;
+export function readOnlyClickHouseSettings(o: ReadOnlyOptions) {
+  return {
+    max_execution_time: o.maxExecutionMs / 1000,
+    timeout_overflow_mode: 'throw',
+    max_memory_usage: String(o.maxMemoryBytes),
+    max_result_rows: String(o.maxResultRows),
+    max_result_bytes: String(o.maxResultBytes),
+    result_overflow_mode: 'throw',
+    max_query_size: String(MAX_QUERY_BYTES),
+    max_threads: o.maxThreads,
+    readonly: '1',
+  } as const;
 }
 
-/** Runs one reading statement with the engine's read-only setting. */
-export async function queryReadOnly(client: ClickHouseClient, sql: string): Promise<QueryResult> {
-  const body = checkReadOnly(sql);
-  try {
-    const rs = await client.query({ query: body, format: 'JSONCompact', clickhouse_settings: READ_ONLY_SETTINGS });
-    const json = await rs.json<unknown[]>();
-    const meta = (json as unknown as { meta: { name: string; type: string }[] }).meta;
-    const data = (json as unknown as { data: unknown[][] }).data;
-    return { columns: meta.map(({ name, type }) => ({ name, type })), rows: data };
-  } catch (err) {
-    throw new QueryFailedError(err instanceof Error ? err.message.trim() : String(err), { cause: err });
+/**
+ * The settings of the guard's own statements (parse only, never a user's query): read-only and
+ * bounded in time (at least 10 s: the engine's function list is read once) and memory, but not held
+ * to the result limits (that list alone is ~1 800 rows).
+ */
+export function guardClickHouseSettings(o: ReadOnlyOptions) {
+  const { max_result_rows: _rows, max_result_bytes: _bytes, ...settings } = readOnlyClickHouseSettings(o);
+  // Assigning an existing key keeps its place: `readonly` stays last.
+  return { ...settings, max_execution_time: Math.max(o.maxExecutionMs, 10_000) / 1000 };
+}
+
+const LIMITS: Record<string, [limit: string, flag: string, what: string]> = {
+  TIMEOUT_EXCEEDED: ['max_execution_time', '--sql-max-execution-ms', 'ran longer than the time limit'],
+  TOO_MANY_ROWS_OR_BYTES: [
+    'max_result_rows / max_result_bytes',
+    '--sql-max-result-rows / --sql-max-result-bytes',
+    'returned more than the result limit',
+  ],
+  MEMORY_LIMIT_EXCEEDED: ['max_memory_usage', '--sql-max-memory-bytes', 'needed more than the memory limit'],
+};
+
+/** The error of a failed read-only query: QueryLimitError at a limit, QueryFailedError otherwise. */
+export function queryError(err: unknown): QueryLimitError | QueryFailedError {
+  const message = err instanceof Error ? err.message.trim() : String(err);
+  const first = message.split('\n', 1)[0]!;
+  const limit = LIMITS[clickHouseErrorType(err) ?? ''];
+  if (limit) {
+    const [setting, flag, what] = limit;
+    return new QueryLimitError(setting, flag, `the query ${what} (${setting}; ${flag}): ${first}`, { cause: err });
   }
+  return new QueryFailedError(message, { cause: err });
+}
+
+/** The time limit, reached by the path's own timer (the engine did not stop the query in time). */
+export function timeLimitError(o: ReadOnlyOptions): QueryLimitError {
+  return new QueryLimitError(
+    'max_execution_time',
+    '--sql-max-execution-ms',
+    `the query ran longer than the time limit of ${o.maxExecutionMs} ms (max_execution_time; --sql-max-execution-ms) and was killed`,
+  );
+}
+
+/** A `JSONCompact` answer as columns and rows. */
+export function compactResult(json: unknown): QueryResult {
+  const { meta, data } = json as { meta: { name: string; type: string }[]; data: unknown[][] };
+  return { columns: meta.map(({ name, type }) => ({ name, type })), rows: data };
 }

@@ -14,6 +14,9 @@ import type { Logger } from '../common/logger.js';
 export const RETAINED_TABLES = [
   { table: 'executions', column: 'executed_at' },
   { table: 'windows', column: 'ts' },
+  // The reports' rollups of executions (migration 013), by the day of their executions.
+  { table: 'execution_buckets', column: 'day' },
+  { table: 'query_buckets', column: 'day' },
 ] as const;
 
 export interface RetentionOptions {

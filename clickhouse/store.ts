@@ -8,6 +8,11 @@
  * a synchronous insert's return means. Insert-level deduplication (`insert_deduplication_token`)
  * is not used: a re-delivered job arrives in a differently composed batch, so block hashes would
  * not match; identity is the ReplacingMergeTree key, and reads use FINAL.
+ *
+ * A field the table does not have is an error (`input_format_skip_unknown_fields = 0`; ClickHouse
+ * skips such fields by default): after a schema drift such as a dropped or renamed column, a row
+ * would otherwise be stored without that value and nobody would know. The ingest workers hold the
+ * records and retry until the table is fixed (ingest/batcher.ts).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ExecutedEvent, WindowEvent } from '../common/contracts.js';
@@ -15,7 +20,7 @@ import { InvalidArgumentError } from '../common/errors.js';
 import { IDENTIFIER } from './client.js';
 import { checkRange, parseRecordCounts, recordCountsSql, type RecordCounts, type TickRange } from './counts.js';
 import { tableNames, type TableNames } from './queries.js';
-import { executionRows, windowRows, type ExecutionRow, type WindowRow } from './rows.js';
+import { executionRows, windowRows, type ExecutionRow, type RunRow, type WindowRow } from './rows.js';
 
 /** An inclusive range of absolute ticks. */
 export interface Freshness {
@@ -36,9 +41,11 @@ export interface StoreOptions {
 export interface RowSink {
   insertExecutionRows(rows: readonly ExecutionRow[]): Promise<void>;
   insertWindowRows(rows: readonly WindowRow[]): Promise<void>;
+  /** Run start/end records; a sink without it has them inserted by a plain store. */
+  insertRunRows?(rows: readonly RunRow[]): Promise<void>;
 }
 
-const INSERT_SETTINGS = { async_insert: 0 } as const;
+const INSERT_SETTINGS = { async_insert: 0, input_format_skip_unknown_fields: 0 } as const;
 
 export class ClickHouseStore implements RowSink {
   readonly tables: TableNames;
@@ -77,6 +84,16 @@ export class ClickHouseStore implements RowSink {
     await this.client.insert({
       table: this.tables.windows,
       values: rows as WindowRow[],
+      format: 'JSONEachRow',
+      clickhouse_settings: INSERT_SETTINGS,
+    });
+  }
+
+  async insertRunRows(rows: readonly RunRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({
+      table: this.tables.runs,
+      values: rows as RunRow[],
       format: 'JSONEachRow',
       clickhouse_settings: INSERT_SETTINGS,
     });

@@ -74,3 +74,9 @@ export function exitWithUsageError(error: ConfigError): never {
   process.stderr.write(`error: ${error.message}\n`);
   process.exit(EXIT_USAGE);
 }
+
+/** A start that cannot go on (its message says why and what to do): one line on stderr, exit 1. */
+export function exitWithStartError(error: Error): never {
+  process.stderr.write(`error: ${error.message}\n`);
+  process.exit(EXIT_FAILURE);
+}

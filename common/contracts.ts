@@ -47,10 +47,34 @@ export interface ExecutedEvent {
   delayCount: number;
   /** Who sent the last accepted `/delay` for it (the request's optional `by`), or null. */
   delayedBy: string | null;
+  /**
+   * `addedDelay` split by who moved it: for each `by` (`""` for requests that named nobody), the
+   * ticks its accepted requests moved the execution, summed. The values add up to `addedDelay`.
+   * Present when `delayCount > 0` (records written before it existed lack it).
+   */
+  addedDelayBy?: DelayParts;
   /** Epoch ms of `queuedTick`. */
   queuedAt: number;
   /** Epoch ms of `executedTick`. */
   executedAt: number;
+  /** The run that executed it (see `RunEvent`): stamped by the capture layer, absent in older records. */
+  runId?: string;
+}
+
+/** Ticks an execution was moved, per mover (a `/delay` request's `by`; `""` when it named nobody). */
+export type DelayParts = Record<string, number>;
+
+/** Emitted when a `POST /delay` is accepted: who moved which execution, by how much, to where. */
+export interface DelayedEvent {
+  type: 'delayed';
+  executionId: string;
+  /** The request's `by`, or null when it named nobody. */
+  by: string | null;
+  requestedDelay: number;
+  /** The change actually applied (after the one-tick floor). */
+  appliedDelay: number;
+  /** Where the execution is scheduled now. */
+  scheduledTick: number;
 }
 
 /** Emitted when a metrics window closes: the aggregate of its ticks' samples. */
@@ -67,6 +91,36 @@ export interface WindowEvent {
   memory: ResourceStats;
   /** Epoch ms at which the window was aggregated (the time of `lastTick`). */
   timestamp: number;
+  /** The run it belongs to: stamped by the capture layer, absent in older records. */
+  runId?: string;
+}
+
+/**
+ * A run: one start of the database server, from its first tick to its stop. The capture layer
+ * records it twice, when it begins (`endedAt` null) and when it ends (the same fields, `endedAt`
+ * and `lastTick` set), so a run that crashed is one whose end never arrives.
+ */
+export interface RunEvent {
+  type: 'run';
+  /** `20261203T141502Z-3f9a1c`: the start time (sortable) and a random suffix. */
+  runId: string;
+  /** Epoch ms of the start, and of the end (null in the start record). */
+  startedAt: number;
+  endedAt: number | null;
+  firstTick: number;
+  /** The last tick the run executed (null in the start record). */
+  lastTick: number | null;
+  seed: string;
+  queryCount: number;
+  probabilityScale: number;
+  tickMs: number;
+  metricsWindowTicks: number;
+  /** 'on': the scheduler runs in the same process; 'off': turned off; 'external': another process may run it. */
+  scheduler: 'on' | 'off' | 'external';
+  /** Epoch ms at which the in-process scheduler starts deciding (null unless `scheduler` is 'on'). */
+  schedulerStartedAt: number | null;
+  /** Every setting of the run, for people (simulation, and scheduler when in-process). */
+  parameters: Record<string, unknown>;
 }
 
 export type DatabaseEvent = QueuedEvent | ExecutedEvent | WindowEvent;
@@ -83,7 +137,7 @@ export interface TrueQuery {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP API (SPEC.md). Field names, types and meaning are fixed; extra fields are allowed.
+// HTTP API (docs/simulation.md "The HTTP API"). Field names, types and meaning are fixed; extra fields are allowed.
 
 /** One element of `GET /queued`. */
 export interface QueuedItem {
@@ -95,6 +149,8 @@ export interface QueuedItem {
     /** Extra: the tick it is scheduled to run at, and the tick that queued it. */
     scheduledTick: number;
     queuedTick: number;
+    /** Extra, once somebody moved it: the ticks each mover added so far (see `ExecutedEvent.addedDelayBy`). */
+    addedDelayBy?: DelayParts;
   };
 }
 
@@ -126,6 +182,15 @@ export const DelayRequestSchema = z.object({
   by: z
     .string({ error: 'by must be a string' })
     .regex(/^[\w.:-]{1,64}$/, 'by must be 1–64 characters of letters, digits, _ . : -')
+    .optional(),
+  /**
+   * Optional: the tick the client believes the execution is scheduled at. If somebody else moved
+   * it meanwhile, the request is refused with 409 and changes nothing (a compare-and-set: the
+   * scheduler never moves an execution on top of another client's move it has not seen yet).
+   */
+  expectedTick: z
+    .number({ error: 'expectedTick must be an integer tick' })
+    .int('expectedTick must be an integer tick')
     .optional(),
 });
 export type DelayRequest = z.infer<typeof DelayRequestSchema>;
@@ -172,6 +237,8 @@ export interface DatabaseStats {
 
 export const QUEUE_EXECUTIONS = 'executions';
 export const QUEUE_METRICS = 'metrics';
+/** The start and end records of runs (`RunEvent`). */
+export const QUEUE_RUNS = 'runs';
 /** Records that can never be stored, with the reason: never silently dropped. */
 export const QUEUE_DEAD_LETTER = 'dead-letter';
 
@@ -183,6 +250,11 @@ export function executionJobId(e: Pick<ExecutedEvent, 'executionId'>): string {
 /** Job id of a metrics window. BullMQ refuses integer custom ids, hence the `window-` prefix. */
 export function windowJobId(w: Pick<WindowEvent, 'windowId'>): string {
   return `window-${w.windowId}`;
+}
+
+/** Job id of a run record: one for its start, one for its end. */
+export function runJobId(r: Pick<RunEvent, 'runId' | 'endedAt'>): string {
+  return `run-${r.runId}-${r.endedAt === null ? 'start' : 'end'}`;
 }
 
 /**
@@ -211,6 +283,8 @@ export interface DeadLetterJobData {
   data: unknown;
   reason: string;
   failedAt: number;
+  /** How many times the record had been replayed (`npm run dead-letter -- replay`) before this failure. */
+  replays?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +304,11 @@ export const SCHEDULER_GROUP = 'scheduler';
 /** Field of a stream entry that holds its JSON body. */
 export const STREAM_FIELD = 'e';
 
-/** Closes a tick in the stream: every queued event of `tick` precedes it. */
+/**
+ * Closes a tick in the stream: every queued event of `tick` precedes it, and so does every delay
+ * the database accepted since the previous tick-end (`DelayedEvent` entries, in the order they
+ * were accepted), so a scheduler learns of other clients' moves before it decides again.
+ */
 export interface TickEndEntry {
   type: 'tick-end';
   tick: number;
@@ -238,11 +316,13 @@ export interface TickEndEntry {
   nextTick: number;
   /** How many queued entries of this tick precede this one (a gap check for the reader). */
   queued: number;
+  /** How many delayed entries precede this one since the previous tick-end (a gap check too). */
+  delayed: number;
   /** Epoch ms when the server published the tick's entries (the start of the decision latency). */
   publishedAt: number;
 }
 
-export type QueuedStreamEntry = QueuedEvent | TickEndEntry;
+export type QueuedStreamEntry = QueuedEvent | DelayedEvent | TickEndEntry;
 
 /** Redis key where a scheduler publishes its live figures (JSON, with an expiry) for `GET /stats`. */
 export function schedulerStatsKey(prefix: string): string {

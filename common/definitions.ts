@@ -1,5 +1,5 @@
 /**
- * The figures' definitions (ARCHITECTURE.md "Definitions"), in one place so the server's live
+ * The figures' definitions (docs/architecture.md "Definitions"), in one place so the server's live
  * figures, the lab and the reports judge a window the same way.
  */
 import { RESOURCES, type Resource, type ResourceStats } from './contracts.js';

@@ -47,6 +47,23 @@ export class ExecutionNotQueuedError extends SpikeError {
 }
 
 /** Ground truth was asked for without the explicit evaluation option. */
+/**
+ * `POST /delay` with `expectedTick`: the execution is no longer scheduled there (another client
+ * moved it), so the request is refused and changes nothing.
+ */
+export class ScheduleChangedError extends SpikeError {
+  constructor(
+    readonly executionId: string,
+    readonly expectedTick: number,
+    readonly scheduledTick: number,
+  ) {
+    super(
+      'SCHEDULE_CHANGED',
+      `execution ${executionId} is scheduled at tick ${scheduledTick}, not ${expectedTick}: somebody else moved it`,
+    );
+  }
+}
+
 export class GroundTruthDisabledError extends SpikeError {
   constructor() {
     super(

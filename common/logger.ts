@@ -15,3 +15,16 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
 
 /** A logger that drops everything: for tests and library use where the caller wants silence. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Writes out what `logger` buffered, synchronously (pino's destination writes asynchronously): before
+ * a process writes its last line and exits, so that line is the last on stderr.
+ */
+export function flushLogs(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // not open yet, or closed: nothing buffered to write
+  }
+}

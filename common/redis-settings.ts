@@ -5,15 +5,25 @@
  */
 import { text } from './settings.js';
 
-export const redisSettings = {
-  redisUrl: text({
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * The `--redis-url` / `REDIS_URL` setting. `npm start` declares it without a default, because it
+ * treats a URL the user gave differently from the default (system/private-redis.ts).
+ */
+export function redisUrlSetting<D extends string | undefined>(defaultUrl: D, doc: string) {
+  return text({
     flag: '--redis-url',
     env: 'REDIS_URL',
-    default: 'redis://127.0.0.1:6379',
+    default: defaultUrl,
     pattern: /^rediss?:\/\/\S+$/,
     rule: 'must be a redis:// or rediss:// URL',
-    doc: 'Redis that holds the queues, the queued-events stream and the locks.',
-  }),
+    doc,
+  });
+}
+
+export const redisSettings = {
+  redisUrl: redisUrlSetting(DEFAULT_REDIS_URL, 'Redis that holds the queues, the queued-events stream and the locks.'),
   prefix: text({
     flag: '--redis-prefix',
     env: 'REDIS_PREFIX',

@@ -22,12 +22,14 @@ export interface Setting<T extends SettingValue> {
   parse(raw: string): { ok: true; value: T } | { ok: false; rule: string };
   /** A flag without a value (`--truth`). */
   isSwitch?: boolean;
+  /** A flag that may be given several times (`--id a --id b`): the values are joined with commas. */
+  repeatable?: boolean;
 }
 
 export type SettingSpecs = Record<string, Setting<SettingValue>>;
 export type SettingValues<S extends SettingSpecs> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
-type Common<T extends SettingValue> = Pick<Setting<T>, 'env' | 'flag' | 'doc'>;
+type Common<T extends SettingValue> = Pick<Setting<T>, 'env' | 'flag' | 'doc' | 'repeatable'>;
 const ok = <T>(value: T) => ({ ok: true as const, value });
 const fail = (rule: string) => ({ ok: false as const, rule });
 
@@ -137,6 +139,8 @@ export function addSettingFlags(program: Command, specs: SettingSpecs): Command 
   for (const spec of Object.values(specs)) {
     if (!spec.flag) continue;
     const option = new Option(spec.isSwitch ? spec.flag : `${spec.flag} <value>`, describe(spec));
+    if (spec.repeatable)
+      option.argParser((value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`));
     program.addOption(option);
   }
   return program;

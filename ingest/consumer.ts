@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.js';
 import { InvalidRecordError } from '../clickhouse/errors.js';
 import { Batcher, type BatcherStats } from './batcher.js';
-import type { DeadLetterQueue } from './dead-letter.js';
+import { replaysOf, type DeadLetterQueue } from './dead-letter.js';
 import type { IngestOptions } from './options.js';
 
 export interface ConsumerSpec<Row> {
@@ -39,6 +39,8 @@ export interface ConsumerStats extends BatcherStats {
 interface Item<Row> {
   jobId: string;
   data: unknown;
+  /** Times the record was replayed from the dead-letter queue (its job name says). */
+  replays: number;
   /** null for a record that failed validation: it is only ever dead-lettered. */
   row: Row | null;
 }
@@ -63,7 +65,8 @@ export class QueueConsumer<Row> {
       insertConcurrency: options.batch.insertConcurrency,
       retry: options.retry,
       store: (items) => spec.insert(items.map((i) => i.row as Row)),
-      reject: (item, reason) => deadLetters.park({ queue: spec.queue, jobId: item.jobId, data: item.data, reason }),
+      reject: ({ jobId, data, replays }, reason) =>
+        deadLetters.park({ queue: spec.queue, jobId, data, reason, replays }),
       logger: this.log,
     });
     this.worker = new Worker(spec.queue, this.process, {
@@ -90,25 +93,26 @@ export class QueueConsumer<Row> {
   private readonly process = async (job: Job): Promise<void> => {
     const jobId = job.id ?? 'unknown';
     const data: unknown = job.data;
+    const replays = replaysOf(job.name);
     if (Array.isArray(data)) {
-      await Promise.all(data.map((record: unknown, i) => this.accept(`${jobId}[${i}]`, record)));
+      await Promise.all(data.map((record: unknown, i) => this.accept(`${jobId}[${i}]`, record, replays)));
     } else {
-      await this.accept(jobId, data);
+      await this.accept(jobId, data, replays);
     }
     this.jobs++;
   };
 
-  private async accept(jobId: string, data: unknown): Promise<void> {
+  private async accept(jobId: string, data: unknown, replays: number): Promise<void> {
     let row: Row;
     try {
       row = this.spec.toRow(data);
     } catch (err) {
       if (!(err instanceof InvalidRecordError)) throw err;
       this.invalid++;
-      await this.batcher.reject({ jobId, data, row: null }, `invalid record: ${err.message}`);
+      await this.batcher.reject({ jobId, data, replays, row: null }, `invalid record: ${err.message}`);
       return;
     }
-    await this.batcher.add({ jobId, data, row });
+    await this.batcher.add({ jobId, data, replays, row });
   }
 
   private lastErrorLog = 0;
@@ -118,6 +122,10 @@ export class QueueConsumer<Row> {
     if (now - this.lastErrorLog < 5000) return;
     this.lastErrorLog = now;
     this.log.warn({ err: err.message }, 'worker error');
+  }
+
+  get queue(): string {
+    return this.spec.queue;
   }
 
   stats(): ConsumerStats {

@@ -14,7 +14,7 @@
  */
 import { ConfigError } from '../common/errors.js';
 import { redisSettings } from '../common/redis-settings.js';
-import { integer, type SettingValues } from '../common/settings.js';
+import { integer, text, toggle, type SettingValues } from '../common/settings.js';
 
 export const ingestSettings = {
   ...redisSettings,
@@ -122,6 +122,40 @@ export const ingestSettings = {
     max: 3_600_000,
     doc: 'How often to log throughput counters; 0 never.',
   }),
+};
+
+/** Settings of the ingest process alone (`npm run ingest`); in `npm start`, `/healthz` of the API says it. */
+export const ingestProcessSettings = {
+  healthPort: integer({
+    flag: '--health-port',
+    env: 'INGEST_HEALTH_PORT',
+    default: 0,
+    min: 0,
+    max: 65535,
+    doc: 'Port of GET /healthz (ok, or degraded with the reasons while records are held) and GET /metrics (Prometheus text format); 0: none.',
+  }),
+  healthHost: text({
+    flag: '--health-host',
+    env: 'INGEST_HEALTH_HOST',
+    default: '127.0.0.1',
+    maxLength: 255,
+    doc: 'Address of the --health-port endpoint (0.0.0.0 in compose, so Prometheus can reach it).',
+  }),
+};
+
+/** `npm run dead-letter` (ingest/dead-letter-cli.ts): which records, and how to print them. */
+export const deadLetterCliSettings = {
+  ...redisSettings,
+  ids: text({
+    flag: '--id',
+    default: undefined,
+    repeatable: true,
+    maxLength: 65_536,
+    pattern: /^[\w.[\]-]{1,300}(,[\w.[\]-]{1,300})*$/,
+    rule: 'must be dead-letter ids as `list` shows them (letters, digits, _ . - [ ]), comma-separated or repeated',
+    doc: 'Only these records (repeatable, or comma-separated); default: every record.',
+  }),
+  json: toggle({ flag: '--json', default: false, doc: 'list: print one JSON array, with each record’s payload.' }),
 };
 
 export type IngestSettingValues = SettingValues<typeof ingestSettings>;

@@ -1,6 +1,6 @@
 /**
- * An ingest worker: consumes QUEUE_EXECUTIONS and QUEUE_METRICS (under the configured key prefix)
- * into the executions and windows tables, acknowledging each job only once its row is stored.
+ * An ingest worker: consumes QUEUE_EXECUTIONS, QUEUE_METRICS and QUEUE_RUNS (under the configured
+ * key prefix) into the executions, windows and runs tables, acknowledging each job only once its row is stored.
  * Any number of ingest workers, in one process or many, can consume the same queues: BullMQ hands
  * each job to one of them, and a re-delivered job is stored idempotently.
  *
@@ -10,14 +10,23 @@
  * stored within the shutdown timeout (ClickHouse away), they are abandoned unacknowledged and
  * BullMQ re-delivers their jobs later: nothing is lost, nothing is marked failed.
  */
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../common/contracts.js';
+import { QUEUE_EXECUTIONS, QUEUE_METRICS, QUEUE_RUNS } from '../common/contracts.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { ClickHouseClient } from '../clickhouse/client.js';
-import { toExecutionRow, toWindowRow, type ExecutionRow, type WindowRow } from '../clickhouse/rows.js';
+import {
+  toExecutionRow,
+  toRunRow,
+  toWindowRow,
+  type ExecutionRow,
+  type RunRow,
+  type WindowRow,
+} from '../clickhouse/rows.js';
 import { ClickHouseStore, type RowSink } from '../clickhouse/store.js';
 import { QueueConsumer, type ConsumerStats } from './consumer.js';
 import { DeadLetterQueue } from './dead-letter.js';
+import { describeInsertFailure } from './insert-health.js';
 import type { IngestOptions } from './options.js';
 
 export type IngestState = 'starting' | 'running' | 'draining' | 'closed';
@@ -32,10 +41,30 @@ export interface StartIngestOptions {
   sink?: RowSink;
 }
 
+/**
+ * Degraded: the ingest runs, but some records cannot be stored now (ClickHouse away, or refusing
+ * every record after a schema change); they are held and retried, and stored once the cause is gone.
+ */
+export interface IngestHealth {
+  status: 'ok' | 'degraded';
+  /** One line per queue whose inserts fail: how, since when, how many records wait, and why. */
+  reasons: string[];
+}
+
 export interface IngestStats {
   state: IngestState;
+  health: IngestHealth;
   executions: ConsumerStats;
   metrics: ConsumerStats;
+  freshness: IngestFreshness;
+}
+
+/** How fresh the stored executions are, as this process stored them. */
+export interface IngestFreshness {
+  /** Execution time (epoch ms) of the newest execution stored; null before the first. */
+  newestExecutedAt: number | null;
+  /** For the last batch stored: its newest execution's execution time to stored, in ms. */
+  lastBatchLagMs: number | null;
 }
 
 export interface CloseResult {
@@ -48,8 +77,15 @@ export interface CloseResult {
 export interface IngestHandle {
   readonly state: IngestState;
   stats(): IngestStats;
+  health(): IngestHealth;
   /** Resolves once both workers are connected to Redis. */
   ready(): Promise<void>;
+  /**
+   * Waits until both queues hold no job waiting, delayed or in flight — everything handed to Redis
+   * so far is stored — or `timeoutMs` passed. Returns the jobs still queued (0: empty). The embedded
+   * system calls it on stop, after capture drained its outbox, so the last ticks are not left in Redis.
+   */
+  waitUntilEmpty(timeoutMs: number): Promise<number>;
   /** Graceful shutdown (idempotent). `timeoutMs` defaults to the `shutdownTimeoutMs` option. */
   close(options?: { timeoutMs?: number }): Promise<CloseResult>;
 }
@@ -69,11 +105,19 @@ export function startIngest(params: StartIngestOptions): IngestHandle {
   const deadLetters = new DeadLetterQueue(connection, options.redis.prefix);
   const deps = { connection, options, deadLetters, logger: log };
 
+  const freshness: IngestFreshness = { newestExecutedAt: null, lastBatchLagMs: null };
   const executions = new QueueConsumer<ExecutionRow>(
     {
       queue: QUEUE_EXECUTIONS,
       toRow: toExecutionRow,
-      insert: (rows) => sink.insertExecutionRows(rows),
+      insert: async (rows) => {
+        await sink.insertExecutionRows(rows);
+        let newest = Number.NEGATIVE_INFINITY;
+        for (const row of rows) if (row.executed_at > newest) newest = row.executed_at;
+        if (rows.length === 0) return;
+        freshness.lastBatchLagMs = Math.max(0, Date.now() - newest);
+        freshness.newestExecutedAt = Math.max(freshness.newestExecutedAt ?? newest, newest);
+      },
       concurrency: options.worker.concurrency,
     },
     deps,
@@ -87,7 +131,15 @@ export function startIngest(params: StartIngestOptions): IngestHandle {
     },
     deps,
   );
-  const consumers = [executions, metrics];
+  // Two records per run: a tiny consumer. A test sink without run inserts gets a plain store's.
+  const runSink = sink.insertRunRows
+    ? sink
+    : new ClickHouseStore(params.clickhouse, { database: params.database ?? 'spike' });
+  const runs = new QueueConsumer<RunRow>(
+    { queue: QUEUE_RUNS, toRow: toRunRow, insert: (rows) => runSink.insertRunRows!(rows), concurrency: 4 },
+    deps,
+  );
+  const consumers = [executions, metrics, runs];
 
   let state: IngestState = 'starting';
   const ready = Promise.all(consumers.map((c) => c.worker.waitUntilReady())).then(() => undefined);
@@ -103,8 +155,49 @@ export function startIngest(params: StartIngestOptions): IngestHandle {
     (err: unknown) => log.warn({ err: String(err) }, 'ingest workers did not start'),
   );
 
-  const stats = (): IngestStats => ({ state, executions: executions.stats(), metrics: metrics.stats() });
+  const health = (): IngestHealth => {
+    const reasons = consumers.flatMap((c) => {
+      const s = c.stats();
+      return s.failure ? [describeInsertFailure(c.queue, s.failure, s.pending)] : [];
+    });
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
+  };
+  const stats = (): IngestStats => ({
+    state,
+    health: health(),
+    executions: executions.stats(),
+    metrics: metrics.stats(),
+    freshness: { ...freshness },
+  });
   const statsTimer = options.statsIntervalMs > 0 ? startStatsLog(stats, options.statsIntervalMs, log) : undefined;
+
+  const waitUntilEmpty = async (timeoutMs: number): Promise<number> => {
+    const queues = consumers.map((c) => new Queue(c.queue, { connection, prefix: options.redis.prefix }));
+    const deadline = Date.now() + timeoutMs;
+    let left = Number.POSITIVE_INFINITY;
+    try {
+      for (;;) {
+        // With Redis away the commands wait for it (maxRetriesPerRequest null): bound each round.
+        const counts = await Promise.race([
+          Promise.all(
+            queues.map((q) => q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children')),
+          ),
+          new Promise<null>((r) => setTimeout(() => r(null), Math.max(100, deadline - Date.now())).unref()),
+        ]);
+        if (counts === null) break;
+        left = counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+        if (left === 0 || Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch (err) {
+      log.warn({ err: String(err) }, 'could not read the queues; not waiting for them to empty');
+    } finally {
+      await Promise.all(queues.map((q) => bounded(q.close(), 1000, log, 'queue close')));
+    }
+    if (left > 0)
+      log.warn({ left, timeoutMs }, 'queues not empty at shutdown; their jobs are stored after the next start');
+    return left;
+  };
 
   let closing: Promise<CloseResult> | undefined;
   const close = async (timeoutMs: number): Promise<CloseResult> => {
@@ -135,7 +228,9 @@ export function startIngest(params: StartIngestOptions): IngestHandle {
       return state;
     },
     stats,
+    health,
     ready: () => ready,
+    waitUntilEmpty,
     close: (o = {}) => (closing ??= close(o.timeoutMs ?? options.shutdownTimeoutMs)),
   };
 }
@@ -185,6 +280,6 @@ function startStatsLog(stats: () => IngestStats, intervalMs: number, log: Logger
 }
 
 function summary(s: ConsumerStats) {
-  const { stored, deadLettered, pending, batches, retries, failing } = s;
-  return { stored, deadLettered, pending, batches, retries, failing };
+  const { stored, deadLettered, pending, held, batches, retries, failing } = s;
+  return { stored, deadLettered, pending, held, batches, retries, failing };
 }

@@ -1,5 +1,5 @@
 /**
- * The scheduler's side of the database's HTTP API (SPEC.md): the queue and shape at start and on
+ * The scheduler's side of the database's HTTP API (docs/simulation.md "The HTTP API"): the queue and shape at start and on
  * resync, and `POST /delay` for each decision. Uses `node:http` with a keep-alive agent rather than
  * fetch: a decision is a small request on a warm socket, and fetch's per-request overhead (~1 ms
  * here) mattered against a budget of a few milliseconds per tick. Every call has a timeout: a hung
@@ -13,7 +13,11 @@ import { DatabaseUnavailableError } from './errors.js';
 export type DelayOutcome =
   | { status: 'applied'; response: DelayResponse }
   | { status: 'not-queued' }
-  | { status: 'refused'; code: string; message: string }
+  /** 409: it was not at `expectedTick` any more (another client moved it); nothing changed. */
+  | { status: 'moved-by-others' }
+  /** A 4xx other than 404: the request itself is wrong; sending it again would be refused again. */
+  | { status: 'refused'; httpStatus: number; code: string; message: string }
+  /** No answer or a 5xx: the request may or may not have applied. */
   | { status: 'failed'; error: string };
 
 interface Answer {
@@ -53,26 +57,26 @@ export class DatabaseClient {
     return JSON.parse(res.body) as QueuedItem[];
   }
 
-  async delay(id: string, delay: number): Promise<DelayOutcome> {
+  /** Moves `id` by `delay` ticks, only if it is still scheduled at `expectedTick`. */
+  async delay(id: string, delay: number, expectedTick: number): Promise<DelayOutcome> {
     let res: Answer;
     try {
-      res = await this.request('POST', '/delay', JSON.stringify({ id, delay, by: this.by }));
+      res = await this.request('POST', '/delay', JSON.stringify({ id, delay, by: this.by, expectedTick }));
     } catch (error) {
       return { status: 'failed', error: String(error) };
     }
     if (res.status === 200) return { status: 'applied', response: JSON.parse(res.body) as DelayResponse };
     if (res.status === 404) return { status: 'not-queued' };
+    if (res.status === 409) return { status: 'moved-by-others' };
     let body: ErrorBody | null = null;
     try {
       body = JSON.parse(res.body) as ErrorBody;
     } catch {
       // not JSON: the status says enough
     }
-    return {
-      status: 'refused',
-      code: body?.error.code ?? String(res.status),
-      message: body?.error.message ?? res.body,
-    };
+    const message = body?.error.message ?? res.body;
+    if (res.status < 400 || res.status >= 500) return { status: 'failed', error: `${res.status}: ${message}` };
+    return { status: 'refused', httpStatus: res.status, code: body?.error.code ?? String(res.status), message };
   }
 
   private async getJson<T>(path: string): Promise<T> {

@@ -6,7 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { TrueQuery } from '../common/contracts.js';
-import { loadLatestEstimates, type LatestEstimates } from '../analysis/estimates-reader.js';
+import { loadLatestEstimates, type LatestEstimates } from '../clickhouse/estimates.js';
 import type { CostEstimate, CostModel } from './cost-model.js';
 
 /** Where the estimates come from (ClickHouse in the product; a fixed table in tests and tools). */

@@ -27,3 +27,4 @@ export {
 } from './service-options.js';
 export { clickHouseEstimates, SwappableCostModel, truthEstimates, type EstimateSource } from './estimate-source.js';
 export { DatabaseUnavailableError, PolicyClockError, SchedulerInputError } from './errors.js';
+export { registerSchedulerMetrics, type SchedulerMetrics } from './metrics.js';

@@ -2,7 +2,7 @@
  * `npm run scheduler`: the live scheduler on its own. Reads the queued-events stream from Redis,
  * the latest estimates from ClickHouse, and sends `POST /delay` to the database at SERVER_URL.
  * Stops on SIGINT/SIGTERM after the decisions in flight. A restart rebuilds its plan from
- * `GET /queued`, so it may be killed at any moment.
+ * `GET /queued`, so it may be killed at any moment. With `--metrics-port` it serves `GET /metrics`.
  *
  * Exit codes: 0 after a clean shutdown, 1 on a startup failure, 2 on a bad setting.
  */
@@ -11,6 +11,7 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
 import { onShutdown } from '../common/shutdown.js';
+import { createMetricsRegistry, metricsEndpointSettings, startMetricsEndpoint } from '../common/metrics.js';
 import {
   clickhouseSettings,
   compileClickHouseOptions,
@@ -20,11 +21,12 @@ import {
 import { migrate } from '../clickhouse/migrate.js';
 import { clickHouseEstimates } from './estimate-source.js';
 import { policySettings } from './options.js';
+import { registerSchedulerMetrics } from './metrics.js';
 import { startScheduler } from './service.js';
 import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
 
 const log = createLogger('scheduler');
-const [policy, service, redis, ch] = readCommandLine(
+const [policy, service, redis, ch, metricsValues] = readCommandLine(
   {
     name: 'scheduler',
     description: 'Schedules the database’s queued executions in real time to keep CPU, I/O and memory level.',
@@ -33,6 +35,7 @@ const [policy, service, redis, ch] = readCommandLine(
   schedulerServiceSettings,
   redisSettings,
   clickhouseSettings,
+  metricsEndpointSettings,
 );
 let options, chOptions;
 try {
@@ -47,14 +50,24 @@ try {
   const clickhouse = createClickHouse(chOptions.target);
   log.info({ clickhouse: describeTarget(chOptions.target) }, 'clickhouse opened');
   await migrate(clickhouse, { database: chOptions.database, retentionDays: chOptions.retentionDays, logger: log });
+  const metrics = createMetricsRegistry();
+  // Read at a scrape, which the endpoint started below serves: the scheduler exists by then.
+  const schedulerMetrics = registerSchedulerMetrics(metrics, () => scheduler.figures());
   const scheduler = startScheduler({
     options,
     policy,
     estimates: clickHouseEstimates(clickhouse, chOptions.database),
     logger: log,
+    onDecision: schedulerMetrics.onDecision,
   });
+  const { metricsPort, metricsHost } = metricsValues;
+  const endpoint =
+    metricsPort > 0
+      ? await startMetricsEndpoint({ registry: metrics, port: metricsPort, host: metricsHost, logger: log })
+      : undefined;
   // Registered before `ready`: Ctrl-C while it waits for the database ends the wait cleanly.
   onShutdown(log, async () => {
+    await endpoint?.close();
     await scheduler.close();
     await clickhouse.close();
   });

@@ -22,6 +22,7 @@ import { decimal, integer, loadSettings, text, toggle } from '../common/settings
 import type { SchedulingFigures } from '../server/scheduling-monitor.js';
 import { freePort } from '../common/free-port.js';
 import { truthEstimates } from './estimate-source.js';
+import { MISSES } from './live-figures.js';
 import { policySettings } from './options.js';
 import { startScheduler } from './service.js';
 import { compileServiceOptions, schedulerServiceSettings } from './service-options.js';
@@ -60,9 +61,11 @@ const server = spawn(
     `--port=${port}`,
     `--seed=${m.seed}`,
     `--probability-scale=${m.probabilityScale}`,
-    `--outbox-dir=${join(dir, 'outbox')}`,
+    `--data-dir=${dir}`,
     `--redis-url=${redis.redisUrl}`,
     `--redis-prefix=${prefix}`,
+    // Throwaway records under this run's own prefix: a volatile (e.g. the shared) Redis is fine.
+    '--allow-volatile-redis',
   ],
   { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
 );
@@ -100,6 +103,8 @@ try {
     decisions,
     decisionsPerSecond: Math.round(decisions / m.seconds),
     hitRate: decisions ? (end.hits - start.hits) / decisions : null,
+    // Why the others missed (stale tick-ends count: their decisions were intended, not sent).
+    misses: Object.fromEntries(MISSES.map((k) => [k, end.misses[k] - start.misses[k]])),
     // Over the most recent decisions (up to 10 000, i.e. the whole measured period at the defaults).
     latencyP50Ms: end.recent.latencyP50Ms,
     latencyP99Ms: end.recent.latencyP99Ms,

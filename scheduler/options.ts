@@ -22,7 +22,7 @@ export const policySettings = {
     default: 2.5,
     min: 0,
     max: 100_000,
-    doc: 'Mean added latency (ticks) the scheduler aims for; it holds back as much load as gives that latency. More: more choice per tick, flatter windows.',
+    doc: 'Mean added latency (ticks) the scheduler aims for; it holds back as much load as gives that latency. More: more choice per tick, flatter windows. From one window up, whole windows are planned from a held reserve (SOLUTION.md, “Window plans”).',
   }),
   levelGain: decimal({
     flag: '--level-gain',
@@ -75,7 +75,7 @@ export const policySettings = {
   maxCandidates: integer({
     flag: '--max-candidates',
     env: 'SCHEDULER_MAX_CANDIDATES',
-    default: 400,
+    default: 120,
     min: 1,
     max: 1_000_000,
     doc: 'Most executions considered per tick (the oldest first); bounds decision time at extreme loads.',
@@ -99,6 +99,18 @@ export interface PolicyOptions {
   maxCandidates: number;
   /** Local-search rounds per tick (each applies the best add/remove/swap); bounds decision time. */
   maxRounds: number;
+  /** Window plans: largest miss of a tick from the template (fraction), and the weight of its sd. */
+  planTolerance: number;
+  planZ: number;
+  /** Window plans: share of the backlog above the reserve a window runs, and the reserve's rate half-life (ticks). */
+  reserveGain: number;
+  reserveHalfLife: number;
+  /** Window plans: partner evaluations allowed per window (bounds decision time at any load). */
+  planWork: number;
+  /** Window plans: most executions per tick planned in groups; above it, ticks are filled one by one. */
+  planMaxCount: number;
+  /** Window plans: a query with this many executions held is banked for windows of its own repeats (0: never). */
+  bankMin: number;
 }
 
 export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'defaultDelay'> = {
@@ -117,6 +129,13 @@ export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'default
   priorSd: policySettings.priorSd.default,
   maxCandidates: policySettings.maxCandidates.default,
   maxRounds: 200,
+  planTolerance: 0.08,
+  planZ: 1,
+  reserveGain: 0.2,
+  reserveHalfLife: 100_000,
+  planWork: 30_000,
+  planMaxCount: 4,
+  bankMin: 8,
 };
 
 export interface DatabaseShape {
@@ -144,6 +163,13 @@ export function compilePolicyOptions(v: SettingValues<typeof policySettings>, db
     priorSd: v.priorSd,
     maxCandidates: v.maxCandidates,
     maxRounds: DEFAULT_POLICY.maxRounds,
+    planTolerance: DEFAULT_POLICY.planTolerance,
+    planZ: DEFAULT_POLICY.planZ,
+    reserveGain: DEFAULT_POLICY.reserveGain,
+    reserveHalfLife: DEFAULT_POLICY.reserveHalfLife,
+    planWork: DEFAULT_POLICY.planWork,
+    planMaxCount: DEFAULT_POLICY.planMaxCount,
+    bankMin: DEFAULT_POLICY.bankMin,
   };
 }
 

@@ -4,11 +4,16 @@
  * which of them run at that tick so that the tick's expected (cpu, io, memory) matches the current
  * window's per-tick target vector; the others wait, at most `latencyBudget` ticks.
  *
- * Why this shape (SIMULATION.md, figures): the band is judged inside each metrics window against
+ * Why this shape (docs/architecture.md "Definitions"): the band is judged inside each metrics window against
  * that window's own average, so only flatness within a window matters and the level may change at
  * window boundaries. So each window gets one level, set when it starts from the arrival rate plus
  * feedback on the held load (which keeps the pool, and so the latency, near `targetLatency`),
  * and every tick of the window is filled to that level from the pool.
+ *
+ * With a target latency of a window or more there is time to gather a window's executions first, and
+ * each window is planned whole instead (backlog-planner.ts, window-planner.ts): k executions per
+ * tick in groups matching one template, from a reserve held across windows; when no plan fills the
+ * window, it runs only what must run while the reserve is short, else it is filled tick by tick.
  *
  * Decisions are minimal: an execution that runs at its default tick needs none; one held back is
  * postponed once to its deadline (so it can never overrun the budget even if later decisions are
@@ -21,6 +26,7 @@ import type { Decision, SchedulingPolicy } from './decision.js';
 import { HoldController, type HoldState } from './hold-controller.js';
 import { PolicyClockError, SchedulerInputError } from './errors.js';
 import type { PolicyOptions } from './options.js';
+import { planBacklog } from './backlog-planner.js';
 import { Plan, type PlanView, type PlannedExecution } from './plan.js';
 import { CostPrior } from './prior.js';
 import { createCandidates, selectSubset, type Candidates } from './select.js';
@@ -38,11 +44,20 @@ export interface SnapshotItem {
 export interface PolicyState {
   arrivals: ArrivalRateState;
   hold: HoldState;
+  /** The long-run arrivals the window planner's reserve is sized by (absent in older states). */
+  longArrivals?: ArrivalRateState;
 }
+
+/** Local-search moves per tick: about 0.2 ms of work, whatever the pool (a round costs chosen × pool). */
+const MAX_MOVES = 20_000;
 
 export class Policy implements SchedulingPolicy {
   private readonly plan = new Plan();
   private readonly arrivals: ArrivalRate;
+  /** Long-run arrivals: what the window planner's reserve is sized by. */
+  private readonly longArrivals: ArrivalRate;
+  /** The current window's whole plan (execution id → tick), or undefined when it is filled tick by tick. */
+  private groups: Map<string, number> | undefined;
   private readonly prior: CostPrior;
   private readonly hold: HoldController;
   /** The tick most recently planned by `beforeTick`, if any. */
@@ -60,6 +75,7 @@ export class Policy implements SchedulingPolicy {
     readonly name = 'policy',
   ) {
     this.arrivals = new ArrivalRate(options.rateHalfLife);
+    this.longArrivals = new ArrivalRate(options.reserveHalfLife);
     this.prior = new CostPrior(options.prior, options.priorSd);
     this.hold = new HoldController(options.targetLatency, options.latencyBudget, options.holdGain);
   }
@@ -78,6 +94,7 @@ export class Policy implements SchedulingPolicy {
     if (snapshot.state) {
       p.arrivals.restore(snapshot.state.arrivals);
       p.hold.restore(snapshot.state.hold);
+      if (snapshot.state.longArrivals) p.longArrivals.restore(snapshot.state.longArrivals);
     }
     for (const item of snapshot.items) {
       if (item.scheduledTick < snapshot.nextTick) continue;
@@ -110,6 +127,7 @@ export class Policy implements SchedulingPolicy {
     if (this.planned !== undefined && event.scheduledTick < this.planned) return [];
     const e = this.track(event.executionId, event.queryId, event.tick, event.scheduledTick, true);
     this.arrivals.add(event.tick, e.mean);
+    this.longArrivals.add(event.tick, e.mean);
     // Nothing to decide yet: the choice for the next tick is made in `beforeTick`, with all of this
     // tick's arrivals in view. An execution nobody moves simply runs at its default tick.
     return [];
@@ -150,13 +168,26 @@ export class Policy implements SchedulingPolicy {
     if (nextTick === this.planned) return [];
     this.planned = nextTick;
     this.arrivals.closeBefore(nextTick);
+    this.longArrivals.closeBefore(nextTick);
     this.plan.forgetBefore(nextTick);
     const o = this.options;
     // Nothing can be gained: no room to move anything, or a window of one tick is always flat.
     if (o.latencyBudget === 0 || o.metricsWindowTicks === 1) return [];
 
     const windowId = Math.floor(nextTick / o.metricsWindowTicks);
-    const w = this.window?.id === windowId ? this.window : (this.window = this.startWindow(windowId));
+    const fresh = this.window?.id !== windowId;
+    const w = fresh ? (this.window = this.startWindow(windowId)) : this.window!;
+    // A target of a window or more leaves time to gather a whole window's executions: plan it whole.
+    if (o.targetLatency >= o.metricsWindowTicks) {
+      if (fresh) {
+        const first = nextTick === windowId * o.metricsWindowTicks;
+        this.groups = first ? this.planGroups(nextTick) : undefined;
+        // No plan: below the reserve the window runs only what must run (it rebuilds the pool the
+        // next windows need); above it, it is filled tick by tick.
+        if (first && !this.groups && this.plan.size < this.reserve()) this.groups = new Map();
+      }
+      if (this.groups) return this.followGroups(nextTick, this.groups, fresh);
+    }
 
     const pool = this.collectCandidates(nextTick, w.unit);
     const decisions: Decision[] = [];
@@ -172,6 +203,7 @@ export class Policy implements SchedulingPolicy {
       reserve: w.emptyChance,
       uncertaintyWeight: o.uncertaintyWeight,
       maxRounds: o.maxRounds,
+      maxMoves: MAX_MOVES,
     });
     for (let i = 0; i < pool.length; i++) {
       const e = pool[i]!;
@@ -188,6 +220,48 @@ export class Policy implements SchedulingPolicy {
     return decisions;
   }
 
+  /** Plans the window starting at `first` as a whole (see backlog-planner.ts), if it can be. */
+  private planGroups(first: number): Map<string, number> | undefined {
+    const plan = planBacklog(this.plan.values(), {
+      first,
+      options: this.options,
+      rate: this.arrivals.perTick()?.count ?? 0,
+      reserve: this.reserve(),
+    });
+    return plan?.ticks;
+  }
+
+  /** The window planner's reserve, in executions: hold ticks × long-run arrivals (backlog-planner.ts). */
+  private reserve(): number {
+    const rate = this.longArrivals.perTick()?.count ?? this.arrivals.perTick()?.count ?? 0;
+    return this.hold.wait * rate;
+  }
+
+  /**
+   * Carries out the window's plan: at its first tick, moves every planned execution to its tick;
+   * at every tick, postpones to its deadline whatever is due now and not planned (new arrivals):
+   * it joins the backlog for a later window.
+   */
+  private followGroups(nextTick: number, groups: Map<string, number>, fresh: boolean): Decision[] {
+    const decisions: Decision[] = [];
+    for (const e of this.plan.values()) {
+      const planned = groups.get(e.executionId);
+      let to = e.due;
+      if (planned !== undefined) {
+        if (!fresh) continue;
+        to = planned;
+        this.hold.record(planned - e.defaultTick);
+      } else if (e.due === nextTick) {
+        to = e.deadline;
+      }
+      if (to !== e.due) {
+        decisions.push({ executionId: e.executionId, delay: to - e.due });
+        e.due = to;
+      }
+    }
+    return decisions;
+  }
+
   /** The plan as data: each execution's due tick and the expected load of each future tick. */
   view(): PlanView {
     return this.plan.view();
@@ -199,7 +273,7 @@ export class Policy implements SchedulingPolicy {
   }
 
   state(): PolicyState {
-    return { arrivals: this.arrivals.state(), hold: this.hold.state() };
+    return { arrivals: this.arrivals.state(), hold: this.hold.state(), longArrivals: this.longArrivals.state() };
   }
 
   private track(executionId: string, queryId: string, queuedTick: number, due: number, learn: boolean) {

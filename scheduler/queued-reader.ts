@@ -103,7 +103,7 @@ function parseEntry(fields: string[] | null): QueuedStreamEntry | null {
   if (i < 0 || i + 1 >= fields.length) return null;
   try {
     const e = JSON.parse(fields[i + 1]!) as QueuedStreamEntry;
-    return e && (e.type === 'queued' || e.type === 'tick-end') ? e : null;
+    return e && (e.type === 'queued' || e.type === 'delayed' || e.type === 'tick-end') ? e : null;
   } catch {
     return null;
   }

@@ -39,6 +39,8 @@ export interface SelectionParams {
   uncertaintyWeight: number;
   /** Upper bound on local-search rounds (each round applies the best improving move). */
   maxRounds: number;
+  /** Upper bound on the moves local search evaluates in all (a round costs about chosen × candidates). */
+  maxMoves?: number;
 }
 
 export function createCandidates(capacity: number): Candidates {
@@ -121,13 +123,15 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
   }
 
   // Local search: best single move among remove i, add j, swap i for j.
-  for (let round = 0; round < p.maxRounds; round++) {
+  let moves = p.maxMoves ?? Number.POSITIVE_INFINITY;
+  for (let round = 0; round < p.maxRounds && moves > 0; round++) {
     let bestDelta = -1e-12;
     let bestOut = -1;
     let bestIn = -1;
     for (let i = -1; i < n; i++) {
       // i = −1 means "remove nothing"; otherwise i must be chosen and not mandatory.
       if (i >= 0 && (!chosen[i] || c.mandatory[i])) continue;
+      moves -= n;
       const a0 = i >= 0 ? s0 - m0[i]! : s0;
       const a1 = i >= 0 ? s1 - m1[i]! : s1;
       const a2 = i >= 0 ? s2 - m2[i]! : s2;

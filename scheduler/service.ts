@@ -5,23 +5,31 @@
  * Per batch read from the stream: queued events go to `policy.onQueued`; the last `tick-end` in the
  * batch triggers `policy.beforeTick(nextTick)` and its decisions are sent at once, in parallel.
  * An older tick-end in the same batch, or one published more than a tick ago, is stale (its tick
- * has most likely run): it is skipped, never acted on late. A gap in the tick-end sequence (entries
- * lost while Redis was away, or a restart) triggers a rebuild of the plan from `GET /queued`, the
- * database's truth, so a decision is never based on a guess about where an execution is: this is
- * what keeps a restarted scheduler from postponing an execution a second time.
+ * has most likely run): its decisions are counted as missed and never sent late. A gap in the
+ * tick-end sequence (entries lost while Redis was away, or a restart), or a `/delay` whose outcome
+ * is unknown, triggers a rebuild of the plan from `GET /queued`, the database's truth, so a
+ * decision is never based on a guess about where an execution is: this is what keeps a restarted
+ * scheduler from postponing an execution a second time.
+ *
+ * Other clients may move executions too (`delayed` entries on the stream name who did). Such an
+ * execution is theirs from then on (ownership.ts): it leaves the plan and is never moved back.
+ * Every request carries the tick the plan has the execution at (`expectedTick`), so one racing
+ * another client's move is refused (409) instead of landing on top of it. A request the database
+ * refuses is never sent again: its execution leaves the plan, and the plan is not rebuilt.
  */
 import { Redis } from 'ioredis';
-import { schedulerStatsKey, type TickEndEntry } from '../common/contracts.js';
+import { schedulerStatsKey, type DelayedEvent, type TickEndEntry } from '../common/contracts.js';
 import { ConfigError } from '../common/errors.js';
 import { minorGc } from '../common/idle-gc.js';
 import type { Logger } from '../common/logger.js';
 import type { SettingValues } from '../common/settings.js';
-import { subscribeEstimates, type EstimatesSubscription } from '../analysis/announce.js';
+import { subscribeEstimates, type EstimatesSubscription } from '../common/estimates-channel.js';
 import { DatabaseClient } from './database-client.js';
 import type { Decision } from './decision.js';
 import { SwappableCostModel, type EstimateSource } from './estimate-source.js';
-import { LiveFigures, type DecisionFigures } from './live-figures.js';
+import { LiveFigures, type DecisionFigures, type DecisionOutcome } from './live-figures.js';
 import { compilePolicyOptions, type PolicyOptions, type policySettings } from './options.js';
+import { Ownership } from './ownership.js';
 import { Policy } from './policy.js';
 import { QueuedReader } from './queued-reader.js';
 import type { SchedulerServiceOptions } from './service-options.js';
@@ -35,6 +43,8 @@ export interface SchedulerFigures extends DecisionFigures {
   resyncs: number;
   gaps: number;
   malformedEntries: number;
+  /** Executions taken out of the plan: moved by another client, or a request for them refused. */
+  released: Ownership['counts'];
   planSize: number;
   estimatesVersion: number | null;
   /** The current window's per-tick level (cpu, io, memory), once a window has started. */
@@ -47,6 +57,8 @@ export interface StartSchedulerParams {
   policy: SettingValues<typeof policySettings>;
   estimates: EstimateSource;
   logger: Logger;
+  /** Told each sent decision's outcome and latency, e.g. for a metrics histogram (scheduler/metrics.ts). */
+  onDecision?: (outcome: DecisionOutcome, latencyMs: number) => void;
 }
 
 export interface SchedulerHandle {
@@ -76,7 +88,8 @@ class SchedulerService {
   private readonly reader: QueuedReader;
   private readonly redis: Redis;
   private readonly model = new SwappableCostModel();
-  private readonly live = new LiveFigures();
+  private readonly live: LiveFigures;
+  private readonly ownership: Ownership;
   private readonly gc: (() => void) | undefined;
   private policyOptions: PolicyOptions | undefined;
   private policy: Policy | undefined;
@@ -89,12 +102,17 @@ class SchedulerService {
   private tickMs = 100;
   private lastTick: number | undefined;
   private queuedInTick = 0;
+  private delayedInTick = 0;
+  /** `nextTick` when the plan was last rebuilt: it intended nothing for earlier ticks. */
+  private planStart = Number.NEGATIVE_INFINITY;
   private counters = { staleTicks: 0, resyncs: 0, gaps: 0, malformedEntries: 0 };
 
   constructor(private readonly p: StartSchedulerParams) {
     this.o = p.options;
+    this.live = new LiveFigures(undefined, p.onDecision);
     this.log = p.logger.child({ component: 'scheduler' });
     this.db = new DatabaseClient(this.o.serverUrl, this.o.requestTimeoutMs, this.o.by);
+    this.ownership = new Ownership(this.o.by);
     this.gc = this.o.idleGc ? minorGc() : undefined;
     this.reader = new QueuedReader(this.o.redisUrl, this.o.prefix, this.o.consumer);
     this.redis = new Redis(this.o.redisUrl, {
@@ -132,6 +150,7 @@ class SchedulerService {
       state: this.state,
       ...this.live.figures(),
       ...this.counters,
+      released: { ...this.ownership.counts },
       planSize: this.policy?.size ?? 0,
       estimatesVersion: this.model.version,
       level: this.policy?.currentLevel()?.map((x) => Math.round(x * 10) / 10) ?? null,
@@ -179,7 +198,7 @@ class SchedulerService {
   /** Rebuilds the plan from the database's queue; keeps the learned arrival rate and hold. */
   private async resync(): Promise<void> {
     const stats = await this.db.stats();
-    const items = await this.db.queued();
+    const items = this.ownership.plannable(await this.db.queued());
     this.policyOptions ??= compilePolicyOptions(this.p.policy, stats);
     this.tickMs = stats.tickMs;
     this.policy = Policy.fromSnapshot(
@@ -194,6 +213,8 @@ class SchedulerService {
     );
     this.lastTick = undefined;
     this.queuedInTick = 0;
+    this.delayedInTick = 0;
+    this.planStart = stats.nextTick;
     this.needResync = false;
     this.counters.resyncs++;
     this.log.debug({ planned: this.policy.size, nextTick: stats.nextTick }, 'plan rebuilt from GET /queued');
@@ -219,30 +240,34 @@ class SchedulerService {
     if (batch.length === 0) return;
     const policy = this.policy!;
     let end: TickEndEntry | undefined;
+    const superseded: TickEndEntry[] = [];
     for (const { entry } of batch) {
       if (!entry) {
         this.counters.malformedEntries++;
-        continue;
-      }
-      if (entry.type === 'queued') {
-        policy.onQueued(entry);
+      } else if (entry.type === 'queued') {
+        if (this.ownership.owns(entry.executionId)) policy.onQueued(entry);
         this.queuedInTick++;
-        continue;
+      } else if (entry.type === 'delayed') {
+        this.onDelayed(entry);
+        this.delayedInTick++;
+      } else {
+        if (end) superseded.push(end);
+        end = entry;
+        this.checkSequence(entry);
       }
-      if (end) this.counters.staleTicks++; // superseded by a later tick-end in the same batch
-      end = entry;
-      this.checkSequence(entry);
     }
     await this.reader.ack(batch.map((b) => b.id));
     if (this.needResync) await this.resync();
     if (!end) return;
+    for (const old of superseded) this.skip(old);
     // Published more than a tick ago: the tick it decides for has most likely run already.
     const age = Date.now() - end.publishedAt;
     this.live.recordTick(age);
-    if (age > this.tickMs) {
-      this.counters.staleTicks++;
+    if (age > this.tickMs || end.nextTick < this.planStart) {
+      this.skip(end);
       return;
     }
+    if (end.nextTick % PRUNE_EVERY_TICKS === 0) this.ownership.prune(end.nextTick);
     const decisions = this.policy!.beforeTick(end.nextTick);
     await Promise.all(decisions.map((d) => this.apply(d, end.publishedAt)));
     // The burst is over until the next tick: collect now rather than in the middle of the next one.
@@ -250,38 +275,82 @@ class SchedulerService {
   }
 
   private checkSequence(end: TickEndEntry): void {
-    if (this.lastTick !== undefined && (end.tick !== this.lastTick + 1 || end.queued !== this.queuedInTick)) {
+    if (
+      this.lastTick !== undefined &&
+      (end.tick !== this.lastTick + 1 || end.queued !== this.queuedInTick || end.delayed !== this.delayedInTick)
+    ) {
       this.counters.gaps++;
       this.needResync = true;
     }
     this.lastTick = end.tick;
     this.queuedInTick = 0;
+    this.delayedInTick = 0;
+  }
+
+  /**
+   * A stale tick-end: nothing is sent, but what the policy decides for it counts as missed (the
+   * hit rate's denominator is what the scheduler intended). The plan is put back as it was, since
+   * none of those decisions reached the database.
+   */
+  private skip(end: TickEndEntry): void {
+    this.counters.staleTicks++;
+    if (end.nextTick < this.planStart) return; // before the rebuilt plan begins: nothing was intended
+    const policy = this.policy!;
+    const decisions = policy.beforeTick(end.nextTick);
+    for (const d of decisions) policy.confirm(d.executionId, policy.dueOf(d.executionId)! - d.delay);
+    this.live.recordStale(decisions.length);
+  }
+
+  /** Another client's move makes the execution theirs; the scheduler's own moves come back too and are ignored. */
+  private onDelayed(e: DelayedEvent): void {
+    if (!this.ownership.isOther(e.by)) return;
+    this.release(e.executionId, e.scheduledTick, e.by);
+  }
+
+  private release(executionId: string, scheduledTick: number, by: string | null): void {
+    this.policy?.forget(executionId);
+    if (this.ownership.release(executionId, 'movedByOthers', scheduledTick)) {
+      this.log.debug({ executionId, by, scheduledTick }, 'moved by another client: left out of the plan');
+    }
   }
 
   private async apply(d: Decision, publishedAt: number): Promise<void> {
     const policy = this.policy!;
-    const intended = policy.dueOf(d.executionId);
-    const outcome = await this.db.delay(d.executionId, d.delay);
+    const intended = policy.dueOf(d.executionId)!;
+    const outcome = await this.db.delay(d.executionId, d.delay, intended - d.delay);
     const latency = Date.now() - publishedAt;
     switch (outcome.status) {
       case 'applied':
         policy.confirm(d.executionId, outcome.response.scheduledTick);
-        this.live.record(outcome.response.scheduledTick === intended, latency);
+        this.live.record(outcome.response.scheduledTick === intended ? 'hit' : 'late', latency);
+        return;
+      case 'moved-by-others':
+        // Another client moved it first (their `delayed` entry is on its way): it is theirs now.
+        this.release(d.executionId, Number.POSITIVE_INFINITY, null);
+        this.live.record('contested', latency);
         return;
       case 'not-queued':
         policy.forget(d.executionId);
-        this.live.record(false, latency);
+        this.live.record('notQueued', latency);
         return;
       case 'refused':
+        // The same request would be refused again: the execution leaves the plan, no rebuild.
         this.log.warn(
-          { executionId: d.executionId, delay: d.delay, code: outcome.code, message: outcome.message },
-          'delay refused',
+          {
+            executionId: d.executionId,
+            delay: d.delay,
+            status: outcome.httpStatus,
+            code: outcome.code,
+            message: outcome.message,
+          },
+          'delay refused; the execution is left out of the plan',
         );
-        this.live.record(false, latency);
-        this.needResync = true;
+        policy.forget(d.executionId);
+        this.ownership.release(d.executionId, 'refused');
+        this.live.record('refused', latency);
         return;
       case 'failed':
-        this.live.record(false, latency);
+        this.live.record('failed', latency);
         this.needResync = true;
     }
   }
@@ -305,6 +374,9 @@ class SchedulerService {
       .catch((err: unknown) => this.log.debug({ err: String(err) }, 'could not publish figures'));
   }
 }
+
+/** How often released executions that have run are forgotten (ticks; 10 s at 100 ms). */
+const PRUNE_EVERY_TICKS = 100;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

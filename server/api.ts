@@ -1,7 +1,8 @@
 /**
- * The database's HTTP API (SPEC.md), on express 5:
+ * The database's HTTP API (docs/simulation.md "The HTTP API"), on express 5:
  *   GET /queued, GET /resources, POST /delay   — compatible with the original;
- *   GET /healthz, GET /stats                    — liveness and the counters completeness checks use;
+ *   GET /healthz, GET /stats                    — liveness (ok, degraded or failed: 503, with the reasons) and counters;
+ *   GET /metrics                                — Prometheus text format, when given a registry;
  *   GET /truth                                  — ground truth, mounted only with the evaluation option.
  * Every rejected request gets a JSON error naming the field and changes nothing: validation runs
  * before the engine is touched, and the engine itself validates before it mutates.
@@ -9,8 +10,9 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { DatabaseStats, ErrorBody } from '../common/contracts.js';
 import { DelayRequestSchema } from '../common/contracts.js';
-import { ExecutionNotQueuedError, InvalidArgumentError, SpikeError } from '../common/errors.js';
+import { ExecutionNotQueuedError, InvalidArgumentError, ScheduleChangedError, SpikeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { metricsResponse, type Registry } from '../common/metrics.js';
 import type { Database } from './database.js';
 
 export interface ApiOptions {
@@ -18,6 +20,12 @@ export interface ApiOptions {
   bodyLimit?: string;
   /** Extra sections merged into `GET /stats` (capture, scheduler…), computed per request. */
   extraStats?: () => Record<string, unknown>;
+  /** Serves `GET /metrics` (Prometheus text format) from this registry. */
+  metrics?: Registry;
+  /** Why the system is degraded (running, but something waits for a fix), for `GET /healthz`; none: ok. */
+  degraded?: () => string[];
+  /** Why the server failed and is stopping (fail-stop), for `GET /healthz` (503); null: not failed. */
+  failure?: () => string | null;
   logger?: Logger;
 }
 
@@ -95,20 +103,29 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
         sendError(res, 400, 'INVALID_FIELD', issue.message, field);
         return;
       }
-      const { id, delay, by } = parsed.data;
+      const { id, delay, by, expectedTick } = parsed.data;
       const max = db.options.maxDelay;
       if (Math.abs(delay) > max) {
         sendError(res, 400, 'INVALID_FIELD', `delay must be between -${max} and ${max} ticks`, 'delay');
         return;
       }
-      res.json(db.delay(id, delay, by ?? null));
+      res.json(db.delay(id, delay, by ?? null, expectedTick));
     })
     .all(methodNotAllowed('POST'));
 
   app
     .route('/healthz')
     .get((_req, res) => {
-      res.json({ status: 'ok', tick: db.currentTick });
+      // Failed is 503: the process is stopping (fail-stop) and only a restart brings it back.
+      const failure = options.failure?.() ?? null;
+      if (failure !== null) {
+        res.status(503).json({ status: 'failed', tick: db.currentTick, reasons: [failure] });
+        return;
+      }
+      // Degraded is still 200: the process works and recovers by itself, a restart would not help.
+      const reasons = options.degraded?.() ?? [];
+      if (reasons.length > 0) res.json({ status: 'degraded', tick: db.currentTick, reasons });
+      else res.json({ status: 'ok', tick: db.currentTick });
     })
     .all(methodNotAllowed('GET'));
 
@@ -119,6 +136,18 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
       res.json(stats);
     })
     .all(methodNotAllowed('GET'));
+
+  const registry = options.metrics;
+  if (registry) {
+    // For machines (Prometheus); GET /stats stays for people.
+    app
+      .route('/metrics')
+      .get(async (_req, res) => {
+        const { contentType, body } = await metricsResponse(registry);
+        res.type(contentType).send(body);
+      })
+      .all(methodNotAllowed('GET'));
+  }
 
   // What the database executed in a tick range: the reference side of the completeness check.
   app
@@ -150,6 +179,7 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
 
   const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
     if (err instanceof ExecutionNotQueuedError) return sendError(res, 404, err.code, err.message, 'id');
+    if (err instanceof ScheduleChangedError) return sendError(res, 409, err.code, err.message, 'expectedTick');
     if (err instanceof InvalidArgumentError) return sendError(res, 400, err.code, err.message, err.field);
     if (err instanceof SpikeError) return sendError(res, 400, err.code, err.message);
     // body-parser errors carry a `type` and an HTTP status.

@@ -1,5 +1,5 @@
 /**
- * The query catalog, made once at start (SIMULATION.md "Query catalog"): N queries, profile
+ * The query catalog, made once at start (docs/simulation.md "Query catalog"): N queries, profile
  * `i mod 3`, an integer cost vector drawn from skew-normals, and a base per-tick probability
  * `p_i = E_i / N` with `E_i ~ Exponential(1)`.
  *

@@ -1,5 +1,5 @@
 /**
- * The simulated database (SIMULATION.md), driven only through `tick()`: a virtual clock, so tests
+ * The simulated database (docs/simulation.md), driven only through `tick()`: a virtual clock, so tests
  * and tools run hours of simulated time in seconds and the real-time driver simply calls `tick()`
  * every tick length. One tick, in order:
  *   1. executions whose remaining delay reaches 0 run and leave the queue (`executed` hook);
@@ -12,6 +12,8 @@
  */
 import type {
   DatabaseStats,
+  DelayedEvent,
+  DelayParts,
   ExecutedEvent,
   QueuedEvent,
   QueuedItem,
@@ -19,7 +21,12 @@ import type {
   TrueQuery,
   WindowEvent,
 } from '../common/contracts.js';
-import { ExecutionNotQueuedError, GroundTruthDisabledError, InvalidArgumentError } from '../common/errors.js';
+import {
+  ExecutionNotQueuedError,
+  GroundTruthDisabledError,
+  InvalidArgumentError,
+  ScheduleChangedError,
+} from '../common/errors.js';
 import { createCatalog } from './catalog.js';
 import { Hook } from './hook.js';
 import { ExecutionLedger, type LedgerRange } from './ledger.js';
@@ -35,6 +42,8 @@ interface Execution {
   dueTick: number;
   delayCount: number;
   delayedBy: string | null;
+  /** Ticks moved per mover (null until somebody moves it); a null-prototype object, as `by` is free text. */
+  addedDelayBy: DelayParts | null;
 }
 
 export interface DelayResult {
@@ -49,6 +58,8 @@ export interface DelayResult {
 export class Database {
   readonly hooks = {
     queued: new Hook<QueuedEvent>(),
+    /** Every accepted `POST /delay` (the scheduler learns of other clients' moves from it). */
+    delayed: new Hook<DelayedEvent>(),
     executed: new Hook<ExecutedEvent>(),
     window: new Hook<WindowEvent>(),
   };
@@ -140,6 +151,7 @@ export class Database {
         addedDelay: t - (e.queuedTick + this.options.defaultDelay),
         delayCount: e.delayCount,
         delayedBy: e.delayedBy,
+        ...(e.addedDelayBy ? { addedDelayBy: e.addedDelayBy } : {}),
         queuedAt: this.timeOf(e.queuedTick),
         executedAt: this.timeOf(t),
       });
@@ -177,6 +189,7 @@ export class Database {
         dueTick,
         delayCount: 0,
         delayedBy: null,
+        addedDelayBy: null,
       };
       this.queue.set(e.executionId, e);
       this.pushDue(e);
@@ -201,9 +214,10 @@ export class Database {
 
   /**
    * Postpones (d > 0) or brings forward (d < 0) a queued execution by `d` ticks. The remaining
-   * delay never drops below 1: it runs at the next tick at the earliest.
+   * delay never drops below 1: it runs at the next tick at the earliest. With `expectedTick`, only
+   * if it is still scheduled at that tick (ScheduleChangedError otherwise).
    */
-  delay(executionId: string, d: number, by: string | null = null): DelayResult {
+  delay(executionId: string, d: number, by: string | null = null, expectedTick?: number): DelayResult {
     if (!Number.isSafeInteger(d)) throw new InvalidArgumentError('delay', 'delay must be an integer number of ticks');
     if (Math.abs(d) > this.options.maxDelay) {
       throw new InvalidArgumentError(
@@ -213,17 +227,31 @@ export class Database {
     }
     const e = this.queue.get(executionId);
     if (!e) throw new ExecutionNotQueuedError(executionId);
+    if (expectedTick !== undefined && e.dueTick !== expectedTick) {
+      throw new ScheduleChangedError(executionId, expectedTick, e.dueTick);
+    }
     const lastTick = this.nextTick - 1;
     const previous = e.dueTick;
     e.dueTick = lastTick + Math.max(1, previous - lastTick + d);
     if (e.dueTick !== previous) this.pushDue(e);
+    const applied = e.dueTick - previous;
     e.delayCount++;
     e.delayedBy = by;
+    const parts = (e.addedDelayBy ??= Object.create(null) as DelayParts);
+    parts[by ?? ''] = (parts[by ?? ''] ?? 0) + applied;
     this.counters.delaysAccepted++;
+    this.hooks.delayed.emit({
+      type: 'delayed',
+      executionId,
+      by,
+      requestedDelay: d,
+      appliedDelay: applied,
+      scheduledTick: e.dueTick,
+    });
     return {
       id: executionId,
       requestedDelay: d,
-      appliedDelay: e.dueTick - previous,
+      appliedDelay: applied,
       scheduledTick: e.dueTick,
       timestamp: this.timeOf(e.dueTick),
     };
@@ -240,6 +268,7 @@ export class Database {
           timestamp: this.timeOf(e.dueTick),
           scheduledTick: e.dueTick,
           queuedTick: e.queuedTick,
+          ...(e.addedDelayBy ? { addedDelayBy: { ...e.addedDelayBy } } : {}),
         },
       });
     }

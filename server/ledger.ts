@@ -52,9 +52,12 @@ export class ExecutionLedger {
     }
     let executed = 0;
     for (let t = lo; t <= hi; t++) executed += this.counts[t % this.retainTicks]!;
-    // Windows close at ticks t with (t + 1) % W === 0.
-    const closesUpTo = (t: number) => Math.floor((t + 1) / this.windowTicks);
-    const windows = lo <= hi ? closesUpTo(hi) - closesUpTo(lo - 1) : 0;
-    return { from, to, executed, windows };
+    return { from, to, executed, windows: windowsClosedIn(lo, hi, this.windowTicks) };
   }
+}
+
+/** Metrics windows that close in ticks [lo, hi]: a window closes at the ticks t with (t + 1) % W === 0. */
+export function windowsClosedIn(lo: number, hi: number, windowTicks: number): number {
+  const closesUpTo = (t: number) => Math.floor((t + 1) / windowTicks);
+  return lo <= hi ? closesUpTo(hi) - closesUpTo(lo - 1) : 0;
 }

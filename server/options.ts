@@ -1,5 +1,5 @@
 /**
- * Every parameter of the simulated database (SIMULATION.md "Parameters") and of its HTTP server,
+ * Every parameter of the simulated database (docs/simulation.md "Parameters") and of its HTTP server,
  * declared once: flag, environment variable, default, rule. `compileSimulationOptions` turns the
  * loose values into the engine's options type, which has no optional fields.
  */
@@ -119,6 +119,13 @@ export const serverSettings = {
     default: 'info',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
     doc: 'Log level.',
+  }),
+  ledgerDir: text({
+    flag: '--ledger-dir',
+    env: 'LEDGER_DIR',
+    default: '',
+    maxLength: 4096,
+    doc: 'Where the execution ledger is kept (executed counts per tick, one checksummed file per run; npm run verify reads it once the system has stopped). Empty: <outbox-dir>/ledger; none with --without-capture unless set.',
   }),
   withoutIdleGc: toggle({
     flag: '--without-idle-gc',

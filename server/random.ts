@@ -59,7 +59,7 @@ export class Random {
   }
 
   /**
-   * Skew-normal as SIMULATION.md defines it: δ = shape/√(1+shape²), X = U·√(1−δ²) + δ·|V| with U, V
+   * Skew-normal as docs/simulation.md defines it: δ = shape/√(1+shape²), X = U·√(1−δ²) + δ·|V| with U, V
    * independent standard normals, value = location + scale·X.
    */
   skewNormal(location: number, scale: number, shape: number): number {

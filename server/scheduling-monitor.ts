@@ -1,6 +1,6 @@
 /**
  * The database's own view of how well it is being scheduled, for `GET /stats`: over the most
- * recent metrics windows, the in-band rate and the spread ratios (ARCHITECTURE.md "Definitions"),
+ * recent metrics windows, the in-band rate and the spread ratios (docs/architecture.md "Definitions"),
  * and over the most recent executions, the added latency and who moved them. It reads only the
  * database's events, so the figures hold whether or not a scheduler runs, and whichever process
  * runs it.

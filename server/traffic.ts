@@ -1,6 +1,6 @@
 /**
  * The traffic curve `s(t) = base + amplitude·sin((t − phase)·2π / period)`. At defaults (1.5, 0.5,
- * 20 000, 500) this is SIMULATION.md's `1.5 + 0.5·sin((t − 500)·π / 10000)`, between 1 and 2.
+ * 20 000, 500) this is docs/simulation.md's `1.5 + 0.5·sin((t − 500)·π / 10000)`, between 1 and 2.
  */
 export interface TrafficCurve {
   base: number;

@@ -30,7 +30,12 @@ import { createLogger } from '../common/logger.js';
 import { redisSettings } from '../common/redis-settings.js';
 import { loadSettings } from '../common/settings.js';
 import { ClickHouseStore, createClickHouse } from '../clickhouse/index.js';
-import { captureSettings, compileCaptureOptions, type CaptureOptions } from '../server/capture/index.js';
+import {
+  captureSettings,
+  compileCaptureOptions,
+  readRedisPersistence,
+  type CaptureOptions,
+} from '../server/capture/index.js';
 import { DEFAULT_SIMULATION } from '../server/options.js';
 import { measureAddBulk, type AddBulkRun } from './bench/add-bulk-reference.js';
 import { IngestProcess } from './bench/ingest-process.js';
@@ -131,6 +136,9 @@ async function step(
     outboxDir: path.join(work, `outbox-${index}`),
     redisUrl: redis.redisUrl,
     prefix,
+    // Throwaway records under the bench's own prefix, removed at the end: nothing a volatile Redis
+    // could lose matters here (the figures say which Redis they were measured on).
+    allowVolatileRedis: true,
     // Closing the capture sends everything left in the outbox, however long that takes here.
     drainTimeoutMs: v.drainTimeoutSeconds * 1000,
   };
@@ -167,6 +175,7 @@ async function step(
 
 async function main() {
   const loadAverageAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const redisPersistence = await readRedisPersistence(redis.redisUrl);
   progress(`prefix ${prefix} on ${redis.redisUrl}; work dir ${work}`);
   for (let i = 0; i < v.referenceRuns; i++) await reference(`start ${i + 1}/${v.referenceRuns}`);
 
@@ -277,6 +286,8 @@ async function main() {
       node: process.version,
       loadAverageAtStart,
       loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      /** An fsync per write (appendfsync always) makes Redis slower than a volatile one. */
+      redisPersistence: redisPersistence?.detail ?? null,
     },
     settings: {
       rates,

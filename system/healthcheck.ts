@@ -8,7 +8,7 @@
  *
  * Exit code 0 when every target answered, 1 otherwise (each failure on stderr).
  */
-import { Redis } from 'ioredis';
+import { connectOnce } from '../common/redis-connect.js';
 
 const TIMEOUT_MS = 3000;
 
@@ -19,21 +19,10 @@ async function checkHttp(url: string): Promise<void> {
 }
 
 async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  let cause: Error | undefined;
-  redis.on('error', (err: Error) => (cause ??= err)); // the connection's own reason, e.g. ECONNREFUSED
+  const redis = await connectOnce(url, TIMEOUT_MS);
   try {
-    await redis.connect();
     const pong: string = await redis.ping();
     if (pong !== 'PONG') throw new Error(`answered ${pong}`);
-  } catch (err) {
-    throw cause ?? err;
   } finally {
     redis.disconnect();
   }

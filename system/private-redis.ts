@@ -1,11 +1,11 @@
 /**
- * `npm start` on a machine without a running Redis: when REDIS_URL does not answer a PING and a
- * `redis-server` binary is on the PATH, the embedded system starts a private one — append-only
- * persistence in its own directory (`./data/redis` by default), a free port on 127.0.0.1, its own
- * process group (so the terminal's Ctrl-C reaches only the product, which stops Redis last, after
- * the outbox has drained into it). Without a binary it fails with a message that says how to get
- * Redis. The spawning itself (`RedisServer`) is also what the tests use for the Redis they stop,
- * freeze and restart.
+ * `npm start` on a machine without a running Redis, or with one that does not persist what it
+ * acknowledges (see ensureRedis): when a `redis-server` binary is on the PATH, the embedded system
+ * starts a private one — append-only persistence in its own directory (`./data/redis` by default),
+ * a free port on 127.0.0.1, its own process group (so the terminal's Ctrl-C reaches only the
+ * product, which stops Redis last, after the outbox has drained into it). Without a binary it
+ * fails with a message that says how to get Redis. The spawning itself (`RedisServer`) is also
+ * what the tests use for the Redis they stop, freeze and restart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { freePort } from '../common/free-port.js';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '../common/logger.js';
+import { readRedisPersistence, volatileRedisMessage, VolatileRedisError } from '../server/capture/index.js';
 
 export const REDIS_BINARY = 'redis-server';
 
@@ -32,6 +33,8 @@ export interface RedisServerOptions {
   binary?: string;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** More `redis-server` arguments, after the ones above (tests: `--rename-command CONFIG ""`). */
+  extraArgs?: string[];
 }
 
 export class RedisStartError extends Error {
@@ -139,6 +142,7 @@ export class RedisServer {
       path.resolve(this.options.dir, 'redis.pid'),
       '--daemonize',
       'no',
+      ...(this.options.extraArgs ?? []),
     ];
   }
 
@@ -285,25 +289,54 @@ export interface RedisForSystem {
 }
 
 /**
- * Redis for `npm start`: REDIS_URL when it answers; otherwise a private redis-server with
- * append-only persistence in `dir`. Throws RedisUnavailableError when neither is possible.
+ * Redis for `npm start`:
+ *  - the URL, when it answers and persists what it acknowledges (or volatile Redis is allowed);
+ *  - a URL the user gave (`explicit`) that answers but is volatile: VolatileRedisError, since
+ *    quietly using another Redis than the one named would surprise more than a clear refusal;
+ *  - otherwise (no answer, or the default URL volatile) a private redis-server with append-only
+ *    persistence in `dir`. RedisUnavailableError, or VolatileRedisError, when none can be started.
  */
 export async function ensureRedis(params: {
   url: string;
   dir: string;
   logger: Logger;
+  /** The user named this URL (REDIS_URL / --redis-url), rather than it being the default. */
+  explicit?: boolean;
+  /** --allow-volatile-redis: use an answering Redis whatever its persistence. */
+  allowVolatile?: boolean;
   env?: NodeJS.ProcessEnv;
   pingTimeoutMs?: number;
   /** The spawn, replaceable in tests. */
   start?: (options: RedisServerOptions) => Promise<RedisServer>;
 }): Promise<RedisForSystem> {
   const { url, dir, logger } = params;
-  if (await pingRedis(url, params.pingTimeoutMs ?? 1000)) {
-    return { url, close: () => Promise.resolve() };
-  }
   const env = params.env ?? process.env;
-  if (!findExecutable(REDIS_BINARY, env)) throw new RedisUnavailableError(howToGetRedis(url));
-  logger.warn({ redisUrl: url }, `Redis does not answer; starting a private ${REDIS_BINARY} under ${dir}`);
+  const timeoutMs = params.pingTimeoutMs ?? 1000;
+  let reason: string;
+  if (await pingRedis(url, timeoutMs)) {
+    // null: it answers but will not say (a password is missing): the relay checks once connected.
+    const found = await readRedisPersistence(url, Math.max(timeoutMs, 2000));
+    if (found === null || found.verdict === 'durable' || params.allowVolatile) {
+      if (found && found.verdict !== 'durable') {
+        logger.warn({ redisUrl: url, persistence: found }, 'Redis is not durable; using it (--allow-volatile-redis)');
+      }
+      return { url, close: () => Promise.resolve() };
+    }
+    const refusal = new VolatileRedisError(url, found, volatileRedisMessage(url, found));
+    if (params.explicit) throw refusal;
+    if (!findExecutable(REDIS_BINARY, env)) {
+      throw new VolatileRedisError(
+        url,
+        found,
+        `${refusal.message} Or install ${REDIS_BINARY} (sudo apt-get install -y redis-server), and npm start runs a private durable one under ${dir} instead.`,
+      );
+    }
+    reason = `Redis at ${url} is not durable (${found.detail}); starting a private ${REDIS_BINARY} under ${dir} instead (--allow-volatile-redis would use it anyway)`;
+  } else {
+    if (!findExecutable(REDIS_BINARY, env)) throw new RedisUnavailableError(howToGetRedis(url));
+    reason = `Redis does not answer; starting a private ${REDIS_BINARY} under ${dir}`;
+  }
+  logger.warn({ redisUrl: url }, reason);
   fs.mkdirSync(dir, { recursive: true });
   await stopLeftover(dir, logger);
   const server = await (params.start ?? RedisServer.start)({ dir, persistence: 'aof', env });

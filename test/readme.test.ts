@@ -6,6 +6,7 @@ import { embeddedSpecs } from '../system/options.js';
 import { reportCliSettings } from '../analysis/reports/options.js';
 import { gatewaySettings } from '../clickhouse/http-gateway.js';
 import { chaosSettings } from '../system/chaos/options.js';
+import { verifySettings } from '../system/verify.js';
 import { ROOT } from './helpers/run-cli.js';
 
 const readme = readFileSync(`${ROOT}README.md`, 'utf8');
@@ -21,6 +22,7 @@ describe('README', () => {
     ['report CLI', reportCliSettings],
     ['clickhouse gateway', gatewaySettings],
     ['chaos', chaosSettings],
+    ['verify CLI', verifySettings],
   ] as [string, SettingSpecs][])('documents every %s flag and environment variable', (_name, specs) => {
     for (const spec of Object.values(specs)) {
       if (spec.flag) expect(readme, spec.flag).toContain(`\`${spec.flag}\``);

@@ -1,39 +1,61 @@
 /**
- * Collects the regression's sufficient statistics over all history, incrementally.
+ * Collects the regression's sufficient statistics over all history, incrementally: a run reads only
+ * what arrived (or went) since the last run, never every stored block.
  *
  * Windows are grouped into blocks of `blockWindows` consecutive window ids. Only windows that ended
  * `settleMs` before the newest stored execution are used (the horizon): later ones may still miss
  * executions in flight. Blocks entirely below the horizon's block are sealed: their statistics are
- * stored (estimate_stats) with a fingerprint of their inputs (estimate_blocks), and each run
- *   1. fingerprints every sealed block (one scan of the FINAL views: counts and XOR hashes),
- *   2. recomputes and stores only the blocks whose fingerprint differs from the stored one — new
- *      blocks, and old ones that received late rows or lost rows to retention,
- *   3. reads the stored statistics of the sealed blocks plus the live block's, computed on the fly,
- *      summed in one query.
- * So a run costs one fingerprint scan plus the work of the new windows; a from-scratch computation
- * (`incremental: false`) sums every window live and must give the same numbers (sql.ts: exact sums).
+ * stored (estimate_stats, one version per block), their sum in estimate_totals, and which versions
+ * are current in the run's state (estimate_state, collect-state.ts). Each run
+ *   1. reads the last state, the server clock and the active parts of executions and windows;
+ *   2. finds the stale blocks: newly sealed ones; ones with a window or an execution inserted after
+ *      the watermark (a minmax index on inserted_at makes that read the new granules only); ones
+ *      whose rows a dropped or mutated part held (retention);
+ *   3. recomputes those (estimate_stats at this run's version) and the totals: previous totals + the
+ *      blocks' new statistics − their old ones;
+ *   4. commits the new state (one row: the commit point), then deletes what it superseded;
+ *   5. reads the totals and the live block's statistics, computed on the fly, and sums them (exact).
+ * So a run costs the work of the new rows plus the live block, whatever the history. A from-scratch
+ * computation (`incremental: false`) sums every window live and gives the same numbers, bit for bit
+ * (sql.ts: exact sums; tested).
  *
- * Correctness under concurrency: a row that lands between the fingerprint and the recompute is
- * either in both (fine) or only in the recompute, so the stored fingerprint is older than the data:
- * the next run sees a mismatch and recomputes again. Stats are written before their block record,
- * under the run's new version, and read only through the records, so a failure mid-write is never
- * read.
+ * The watermark: the next run looks at rows with inserted_at after this run's start minus
+ * `insertMarginMs`, so an insert that became visible up to that long after its inserted_at (the
+ * server's clock when it was written) is still seen. Rows looked at twice only cost a recompute.
+ * Statistics are written before the state that points to them, under a new version, so a failure
+ * mid-way is never read: the next run starts from the previous state and finds the same changes.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../../common/logger.js';
 import {
-  combinedStatsSql,
-  deleteStaleStatsSql,
-  dropBlocksSql,
-  fingerprintSql,
-  horizonSql,
-  insertBlockStatsSql,
-  recentQueriesSql,
-  storedBlocksSql,
-  tickSpanSql,
-  type TotalMethod,
-} from './sql.js';
-import { emptyStats, statsFromRows, type StatsRow, type SufficientStats } from './stats.js';
+  blocksInTickRanges,
+  blocksInTimeRanges,
+  contiguousRuns,
+  droppedRanges,
+  nextBlocks,
+  parseState,
+  type BlockRecord,
+  type CollectState,
+  type PartRecord,
+} from './collect-state.js';
+import { horizonSql, insertBlockStatsSql, recentQueriesSql, tickSpanSql, type TotalMethod } from './sql.js';
+import {
+  blockSpansSql,
+  blocksWithWindowsSql,
+  changedTickRangesSql,
+  changedWindowBlocksSql,
+  deleteOldTotalsSql,
+  deleteSupersededStatsSql,
+  liveStatsSql,
+  loadStateSql,
+  partsSql,
+  serverNowSql,
+  totalsStatsSql,
+  updateTotalsSql,
+} from './state-sql.js';
+import { emptyStats, statsFromRows, sumStatRows, type StatsRow, type SufficientStats } from './stats.js';
+
+export { contiguousRuns } from './collect-state.js';
 
 export interface CollectOptions {
   database: string;
@@ -44,9 +66,11 @@ export interface CollectOptions {
   blocksPerInsert: number;
   /** False: every window is summed live and nothing is stored (the reference computation). */
   incremental: boolean;
-  /** Version under which recomputed blocks are stored. */
+  /** Version under which recomputed blocks, totals and the state are stored. */
   version: number;
   logger: Logger;
+  /** The next run looks again at rows inserted this long before this run started. */
+  insertMarginMs: number;
 }
 
 export interface CollectResult {
@@ -55,21 +79,9 @@ export interface CollectResult {
   horizon: { windowId: number; lastTick: number };
   blocks: { reused: number; computed: number };
   /** Time spent per step, in ms. */
-  timings: { horizonMs: number; fingerprintMs: number; computeMs: number; combineMs: number };
+  timings: { horizonMs: number; changesMs: number; computeMs: number; combineMs: number };
   /** Queries that ran after the horizon only, with their executions: no regression data yet. */
   recentQueries: Map<string, number>;
-}
-
-interface Fingerprint {
-  block: number;
-  windows: number;
-  windows_hash: string;
-  executions: number;
-  executions_hash: string;
-}
-
-interface StoredBlock extends Fingerprint {
-  version: number;
 }
 
 export function layoutOf(method: TotalMethod, blockWindows: number): string {
@@ -82,6 +94,9 @@ export function layoutOf(method: TotalMethod, blockWindows: number): string {
  * statistics query took 0.2–1.2 s with it, 0.1–0.2 s without).
  */
 const NO_JIT = { compile_expressions: 0, compile_aggregate_expressions: 0 } as const;
+const MIN_ID = Number.MIN_SAFE_INTEGER;
+
+type Num = number | string;
 
 async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
   const rs = await client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: NO_JIT });
@@ -90,111 +105,200 @@ async function rows<T>(client: ClickHouseClient, query: string, params: Record<s
 
 export async function collectStats(client: ClickHouseClient, o: CollectOptions): Promise<CollectResult> {
   const db = o.database;
-  const timings = { horizonMs: 0, fingerprintMs: 0, computeMs: 0, combineMs: 0 };
+  const timings = { horizonMs: 0, changesMs: 0, computeMs: 0, combineMs: 0 };
   let mark = performance.now();
   const lap = (key: keyof typeof timings) => {
     const now = performance.now();
     timings[key] += now - mark;
     mark = now;
   };
-  const [h] = await rows<{ windows: number | string; window_id: number | string; last_tick: number | string }>(
-    client,
-    horizonSql(db),
-    { settleMs: o.settleMs },
-  );
-  const none = Number(h?.windows ?? 0) === 0;
-  const horizon = { windowId: none ? -1 : Number(h!.window_id), lastTick: none ? -1 : Number(h!.last_tick) };
+  const B = o.blockWindows;
+  const layout = layoutOf(o.method, B);
+  const [clock] = await rows<{ now: Num }>(client, serverNowSql, {});
+  const startedAt = Number(clock!.now);
+  const state = o.incremental
+    ? parseState((await rows<{ state: string }>(client, loadStateSql(db), { layout }))[0]?.state)
+    : null;
+  const parts = o.incremental ? await activeParts(client, db) : { executions: [], windows: [] };
+
+  let horizon = await findHorizon(client, db, o.settleMs, state ? state.sealedEnd - B : MIN_ID);
+  if (horizon.windowId < 0 && state) horizon = await findHorizon(client, db, o.settleMs, MIN_ID);
   const recentQueries = new Map(
-    (
-      await rows<{ query_id: string; executions: number | string }>(client, recentQueriesSql(db), {
-        after: horizon.lastTick,
-      })
-    ).map((r) => [r.query_id, Number(r.executions)]),
+    (await rows<{ query_id: string; executions: Num }>(client, recentQueriesSql(db), { after: horizon.lastTick })).map(
+      (r) => [r.query_id, Number(r.executions)],
+    ),
   );
   lap('horizonMs');
   if (horizon.windowId < 0)
     return { stats: emptyStats(), horizon, blocks: { reused: 0, computed: 0 }, timings, recentQueries };
 
-  const B = o.blockWindows;
-  const layout = layoutOf(o.method, B);
   const liveBlock = Math.floor(horizon.windowId / B);
   // From scratch: no sealed blocks, every window is live.
-  const sealedEnd = o.incremental ? liveBlock * B : 0;
-  let current: [number, number][] = [];
+  const sealedEnd = o.incremental ? liveBlock * B : MIN_ID;
+  let totalsVersion = 0;
   let computed = 0;
-  if (o.incremental && sealedEnd > 0) {
-    const fingerprints = await rows<Fingerprint>(client, fingerprintSql(db), { blockWindows: B, sealedEnd });
-    const stored = new Map(
-      (await rows<StoredBlock>(client, storedBlocksSql(db), { layout })).map((b) => [Number(b.block), b]),
-    );
-    const stale = fingerprints.filter((f) => !sameInputs(f, stored.get(Number(f.block))));
-    lap('fingerprintMs');
-    for (const run of contiguousRuns(
-      stale.map((f) => Number(f.block)),
-      o.blocksPerInsert,
-    )) {
-      const range = await windowRange(client, db, run[0]! * B, Math.min((run[run.length - 1]! + 1) * B, sealedEnd) - 1);
+  let stored = 0;
+  if (o.incremental) {
+    const stale = await staleBlocks(client, db, B, state, parts, sealedEnd);
+    lap('changesMs');
+    const old = state?.blocks ?? [];
+    // Blocks the horizon moved back over (rows dropped) are live again: out of the totals.
+    const unsealed = new Set(old.filter((b) => b.block >= liveBlock).map((b) => b.block));
+    const recompute = [...stale].filter((b) => b < liveBlock);
+    const spans: Omit<BlockRecord, 'version'>[] = [];
+    for (const run of contiguousRuns(recompute, o.blocksPerInsert)) {
+      const from = run[0]! * B;
+      const to = Math.min((run[run.length - 1]! + 1) * B, sealedEnd) - 1;
+      const range = await windowRange(client, db, from, to);
       if (!range) continue;
       await client.command({
         query: insertBlockStatsSql(db, o.method),
         query_params: { ...range, blockWindows: B, layout, version: o.version },
         clickhouse_settings: { async_insert: 0, ...NO_JIT },
       });
+      const found = await rows<{ block: Num; lo_tick: Num; hi_tick: Num; lo_ms: Num; hi_ms: Num }>(
+        client,
+        blockSpansSql(db),
+        { from, to, blockWindows: B },
+      );
+      const wanted = new Set(run);
+      for (const s of found) {
+        if (!wanted.has(Number(s.block))) continue;
+        spans.push({
+          block: Number(s.block),
+          loTick: Number(s.lo_tick),
+          hiTick: Number(s.hi_tick),
+          loMs: Number(s.lo_ms),
+          hiMs: Number(s.hi_ms),
+        });
+      }
     }
-    if (stale.length > 0) {
-      // The block records, after their statistics: from here on these blocks read the new version.
-      await client.insert({
-        table: `${db}.estimate_blocks`,
-        values: stale.map((f) => ({
+    const recomputed = new Set(recompute);
+    const blocks = nextBlocks(old, recomputed, unsealed, spans, o.version);
+    const changed = recompute.length > 0 || unsealed.size > 0;
+    totalsVersion = state?.totalsVersion ?? 0;
+    if (changed) {
+      const subtracted = old.filter((b) => recomputed.has(b.block) || unsealed.has(b.block));
+      await client.command({
+        query: updateTotalsSql(db),
+        query_params: {
           layout,
-          block: Number(f.block),
           version: o.version,
-          computed_at: Date.now(),
-          windows: Number(f.windows),
-          windows_hash: f.windows_hash,
-          executions: Number(f.executions),
-          executions_hash: f.executions_hash,
-        })),
-        format: 'JSONEachRow',
+          previous: totalsVersion,
+          addBlocks: spans.map((s) => s.block),
+          addVersions: spans.map(() => o.version),
+          subBlocks: subtracted.map((b) => b.block),
+          subVersions: subtracted.map((b) => b.version),
+        },
         clickhouse_settings: { async_insert: 0 },
       });
-      await deleteStale(
-        client,
-        db,
-        { layout, blocks: stale.map((f) => Number(f.block)), version: o.version },
-        o.logger,
-      );
+      totalsVersion = o.version;
     }
-    computed = stale.length;
-    const present = new Set(fingerprints.map((f) => Number(f.block)));
-    const vanished = [...stored.keys()].filter((b) => b < liveBlock && !present.has(b));
-    if (vanished.length > 0) await dropBlocks(client, db, layout, vanished, o.logger);
-    lap('computeMs');
-    const recomputed = new Set(stale.map((f) => Number(f.block)));
-    current = fingerprints.map((f) => {
-      const b = Number(f.block);
-      return [b, recomputed.has(b) ? o.version : Number(stored.get(b)!.version)];
+    const next: CollectState = {
+      sealedEnd,
+      since: startedAt - o.insertMarginMs,
+      totalsVersion,
+      blocks,
+      parts,
+    };
+    // The commit point: from here on, the new statistics and totals are the current ones.
+    await client.insert({
+      table: `${db}.estimate_state`,
+      values: [{ layout, version: o.version, computed_at: Date.now(), state: JSON.stringify(next) }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { async_insert: 0 },
     });
+    if (changed) await cleanUp(client, db, layout, [...recomputed, ...unsealed], o.version, o.logger);
+    computed = spans.length;
+    stored = blocks.length;
+    lap('computeMs');
   }
 
-  // An empty live range (no window in it) is read as a range that holds nothing.
-  const live = (await windowRange(client, db, sealedEnd, horizon.windowId)) ?? {
-    from: 0,
-    to: -1,
-    fromTick: 0,
-    toTick: -1,
-  };
-  const statRows = await rows<StatsRow>(client, combinedStatsSql(db, o.method), {
-    blocks: current.map((c) => c[0]),
-    versions: current.map((c) => c[1]),
-    layout,
-    ...live,
-    blockWindows: B,
-  });
-  const stats = statsFromRows(statRows);
+  // The sealed blocks' totals plus the live windows' statistics (none when no window is live).
+  const sealedRows =
+    totalsVersion > 0 ? await rows<StatsRow>(client, totalsStatsSql(db), { layout, totalsVersion }) : [];
+  const live = await windowRange(client, db, sealedEnd, horizon.windowId);
+  const liveRows = live ? await rows<StatsRow>(client, liveStatsSql(db, o.method), { ...live, blockWindows: B }) : [];
+  const stats = statsFromRows(sumStatRows(sealedRows, liveRows));
   lap('combineMs');
   for (const q of stats.queries) recentQueries.delete(q);
-  return { stats, horizon, blocks: { reused: current.length - computed, computed }, timings, recentQueries };
+  return { stats, horizon, blocks: { reused: stored - computed, computed }, timings, recentQueries };
+}
+
+async function findHorizon(
+  client: ClickHouseClient,
+  db: string,
+  settleMs: number,
+  from: number,
+): Promise<CollectResult['horizon']> {
+  const [h] = await rows<{ windows: Num; window_id: Num; last_tick: Num }>(client, horizonSql(db), {
+    settleMs,
+    from,
+  });
+  const none = Number(h?.windows ?? 0) === 0;
+  return { windowId: none ? -1 : Number(h!.window_id), lastTick: none ? -1 : Number(h!.last_tick) };
+}
+
+async function activeParts(client: ClickHouseClient, database: string): Promise<CollectState['parts']> {
+  const found = await rows<{
+    table: string;
+    partition_id: string;
+    min_block_number: Num;
+    max_block_number: Num;
+    data_version: Num;
+    min_ms: Num;
+    max_ms: Num;
+  }>(client, partsSql, { database });
+  const of = (table: string): PartRecord[] =>
+    found
+      .filter((p) => p.table === table)
+      .map((p) => ({
+        partition: p.partition_id,
+        minBlock: Number(p.min_block_number),
+        maxBlock: Number(p.max_block_number),
+        dataVersion: Number(p.data_version),
+        minMs: Number(p.min_ms),
+        maxMs: Number(p.max_ms),
+      }));
+  return { executions: of('executions'), windows: of('windows') };
+}
+
+/** The sealed blocks to recompute: newly sealed, changed since the watermark, or hit by a drop. */
+async function staleBlocks(
+  client: ClickHouseClient,
+  db: string,
+  B: number,
+  state: CollectState | null,
+  parts: CollectState['parts'],
+  sealedEnd: number,
+): Promise<Set<number>> {
+  const stale = new Set<number>();
+  const from = state ? Math.min(state.sealedEnd, sealedEnd) : MIN_ID;
+  if (sealedEnd > from) {
+    const sealed = await rows<{ block: Num }>(client, blocksWithWindowsSql(db), {
+      from,
+      to: sealedEnd,
+      blockWindows: B,
+    });
+    for (const r of sealed) stale.add(Number(r.block));
+  }
+  if (!state || state.blocks.length === 0) return stale;
+  const windows = await rows<{ block: Num }>(client, changedWindowBlocksSql(db), {
+    since: state.since,
+    sealedEnd: state.sealedEnd,
+    blockWindows: B,
+  });
+  for (const r of windows) stale.add(Number(r.block));
+  const maxTick = Math.max(...state.blocks.map((b) => b.hiTick));
+  const ticks = await rows<{ lo: Num; hi: Num }>(client, changedTickRangesSql(db), { since: state.since, maxTick });
+  const tickRanges = ticks.map((t): [number, number] => [Number(t.lo), Number(t.hi)]);
+  for (const b of blocksInTickRanges(state.blocks, tickRanges)) stale.add(b);
+  const dropped = [
+    ...droppedRanges(state.parts.executions, parts.executions),
+    ...droppedRanges(state.parts.windows, parts.windows),
+  ];
+  for (const b of blocksInTimeRanges(state.blocks, dropped)) stale.add(b);
+  return stale;
 }
 
 /** Window ids [from, to] with the tick span of their windows; null when no window is there. */
@@ -204,67 +308,29 @@ async function windowRange(
   from: number,
   to: number,
 ): Promise<{ from: number; to: number; fromTick: number; toTick: number } | null> {
-  const [span] = await rows<{ windows: number | string; from_tick: number | string; to_tick: number | string }>(
-    client,
-    tickSpanSql(db),
-    { from, to },
-  );
+  const [span] = await rows<{ windows: Num; from_tick: Num; to_tick: Num }>(client, tickSpanSql(db), { from, to });
   if (!span || Number(span.windows) === 0) return null;
   return { from, to, fromTick: Number(span.from_tick), toTick: Number(span.to_tick) };
 }
 
-function sameInputs(now: Fingerprint, stored: StoredBlock | undefined): boolean {
-  return (
-    stored !== undefined &&
-    Number(now.windows) === Number(stored.windows) &&
-    now.windows_hash === stored.windows_hash &&
-    Number(now.executions) === Number(stored.executions) &&
-    now.executions_hash === stored.executions_hash
-  );
-}
-
-/** Sorted block ids split into runs of consecutive ids, at most `max` long (one INSERT each). */
-export function contiguousRuns(blocks: number[], max: number): number[][] {
-  const runs: number[][] = [];
-  for (const b of [...blocks].sort((x, y) => x - y)) {
-    const last = runs[runs.length - 1];
-    if (last && b === last[last.length - 1]! + 1 && last.length < max) last.push(b);
-    else runs.push([b]);
-  }
-  return runs;
-}
-
-/** Blocks whose windows retention removed: never read again (not fingerprinted); best effort. */
-async function dropBlocks(
+/**
+ * Superseded statistics of recomputed or dropped blocks (and stray rows of failed runs) and older
+ * totals are deleted. Best effort: they are never read anyway (reads go through the state), so a
+ * failure only leaves garbage for a later run to remove.
+ */
+async function cleanUp(
   client: ClickHouseClient,
   db: string,
   layout: string,
   blocks: number[],
+  version: number,
   logger: Logger,
 ): Promise<void> {
   try {
-    for (const table of ['estimate_stats', 'estimate_blocks'] as const) {
-      await client.command({ query: dropBlocksSql(db, table), query_params: { layout, blocks } });
-    }
+    if (blocks.length > 0)
+      await client.command({ query: deleteSupersededStatsSql(db), query_params: { layout, blocks, version } });
+    await client.command({ query: deleteOldTotalsSql(db), query_params: { layout, version } });
   } catch (err) {
-    logger.warn({ err: String(err), blocks: blocks.length }, 'could not drop the statistics of expired blocks');
-  }
-}
-
-/**
- * Superseded statistics of recomputed blocks (and stray rows of failed runs) are deleted. Best
- * effort: they are never read anyway (reads go through the block records), so a failure only
- * leaves garbage for a later run to remove.
- */
-async function deleteStale(
-  client: ClickHouseClient,
-  db: string,
-  params: { layout: string; blocks: number[]; version: number },
-  logger: Logger,
-): Promise<void> {
-  try {
-    await client.command({ query: deleteStaleStatsSql(db), query_params: params });
-  } catch (err) {
-    logger.warn({ err: String(err), blocks: params.blocks.length }, 'could not delete superseded block statistics');
+    logger.warn({ err: String(err), blocks: blocks.length }, 'could not delete superseded statistics');
   }
 }

@@ -16,9 +16,10 @@ export interface EstimatorOptions {
   method: TotalMethod;
   blockWindows: number;
   settleMs: number;
+  /** Rows inserted this long before the previous run started are looked at again (blocks.ts). */
+  insertMarginMs: number;
   blocksPerInsert: number;
   denseLimit: number;
-  minPriorQueries: number;
 }
 
 export interface EstimateResult {
@@ -27,7 +28,11 @@ export interface EstimateResult {
   solution: CostSolution;
   horizon: CollectResult['horizon'];
   blocks: CollectResult['blocks'];
-  timings: { collectMs: number; solveMs: number; steps: CollectResult['timings'] };
+  /**
+   * Wall times, and the process CPU time the solve used: on a shared machine the wall time also
+   * counts waiting for a core, the CPU time is what the (single-threaded) solve costs.
+   */
+  timings: { collectMs: number; solveMs: number; solveCpuMs: number; steps: CollectResult['timings'] };
 }
 
 export async function estimateCosts(
@@ -41,17 +46,15 @@ export async function estimateCosts(
     method: options.method,
     blockWindows: options.blockWindows,
     settleMs: options.settleMs,
+    insertMarginMs: options.insertMarginMs,
     blocksPerInsert: options.blocksPerInsert,
     incremental: params.incremental,
     version: params.version,
     logger: params.logger,
   });
   const collectedAt = performance.now();
-  const solution = await solveCosts(
-    collected.stats,
-    { denseLimit: options.denseLimit, minPriorQueries: options.minPriorQueries },
-    timeSlicer(),
-  );
+  const cpuBefore = process.cpuUsage();
+  const solution = await solveCosts(collected.stats, { denseLimit: options.denseLimit }, timeSlicer());
   if (solution.estimates.length > 0) {
     for (const queryId of [...collected.recentQueries.keys()].sort()) {
       solution.estimates.push(priorEstimate(queryId, solution.prior));
@@ -62,7 +65,12 @@ export async function estimateCosts(
     solution,
     horizon: collected.horizon,
     blocks: collected.blocks,
-    timings: { collectMs: collectedAt - started, solveMs: performance.now() - collectedAt, steps: collected.timings },
+    timings: {
+      collectMs: collectedAt - started,
+      solveMs: performance.now() - collectedAt,
+      solveCpuMs: cpuMs(process.cpuUsage(cpuBefore)),
+      steps: collected.timings,
+    },
   };
 }
 
@@ -72,4 +80,8 @@ export function priorEstimate(queryId: string, prior: CostSolution['prior']): Qu
   const lower = mean.map((m, r) => Math.max(0, m - Z95 * sd[r]!)) as Triple;
   const upper = mean.map((m, r) => m + Z95 * sd[r]!) as Triple;
   return { queryId, mean: [...mean], sd: [...sd], lower, upper, observations: 0, windows: 0, prior: true };
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
 }

@@ -6,7 +6,7 @@
  * ever formed; the posterior variances need only diag(H⁻¹), read off L⁻¹.
  *
  * Cost: Cholesky n³/6 multiply-adds, diag(H⁻¹) another n³/6; at n = 1000 each is ≈ 0.2 s in V8.
- * Above a size limit the solver switches to conjugate gradients on the sparse matrix (see solve.ts).
+ * Above a size limit the solve works through the rank of XᵀX instead (low-rank.ts).
  */
 import { SolveError } from '../errors.js';
 import { noPause, type Pause } from './pause.js';
@@ -85,22 +85,23 @@ export async function cholesky(a: DenseMatrix, pause: Pause = noPause): Promise<
 }
 
 /**
- * Σ_{k<len} m[a+k]·m[b+k]: the inner loop of the factorization (n³/6 of these multiply-adds), with
- * four accumulators so V8 keeps independent chains in flight (measured 10–25 % faster than one).
+ * Σ_{k<len} m[a+k]·o[b+k] (o = m unless given): the inner loop of the factorizations (n³/6 of these
+ * multiply-adds), with four accumulators so V8 keeps independent chains in flight (measured 10–25 %
+ * faster than one).
  */
-function rowDot(m: Float64Array, a: number, b: number, len: number): number {
+export function rowDot(m: Float64Array, a: number, b: number, len: number, o: Float64Array = m): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
   let k = 0;
   for (; k + 3 < len; k += 4) {
-    s0 += m[a + k]! * m[b + k]!;
-    s1 += m[a + k + 1]! * m[b + k + 1]!;
-    s2 += m[a + k + 2]! * m[b + k + 2]!;
-    s3 += m[a + k + 3]! * m[b + k + 3]!;
+    s0 += m[a + k]! * o[b + k]!;
+    s1 += m[a + k + 1]! * o[b + k + 1]!;
+    s2 += m[a + k + 2]! * o[b + k + 2]!;
+    s3 += m[a + k + 3]! * o[b + k + 3]!;
   }
-  for (; k < len; k++) s0 += m[a + k]! * m[b + k]!;
+  for (; k < len; k++) s0 += m[a + k]! * o[b + k]!;
   return s0 + s1 + s2 + s3;
 }
 
@@ -168,55 +169,8 @@ export function submatrix(a: DenseMatrix, free: Uint8Array): { m: DenseMatrix; i
   return { m: { n: k, data }, index };
 }
 
-export function denseMultiply(a: DenseMatrix, x: Float64Array): Float64Array {
-  const { n, data } = a;
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    const ri = i * n;
-    for (let k = 0; k < n; k++) s += data[ri + k]! * x[k]!;
-    y[i] = s;
-  }
-  return y;
-}
-
 export function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
-}
-
-/**
- * Jacobi-preconditioned conjugate gradients for M·x = b, M symmetric positive definite given as a
- * product. Converges in at most n steps in exact arithmetic; the ridge keeps M well conditioned.
- * Coordinates outside `free` are held at 0.
- */
-export function conjugateGradient(
-  multiply: (x: Float64Array) => Float64Array,
-  b: Float64Array,
-  diagonal: Float64Array,
-  options: { tolerance: number; maxIterations: number; free?: Uint8Array | null },
-): Float64Array {
-  const n = b.length;
-  const free = options.free ?? null;
-  const x = new Float64Array(n);
-  const r = Float64Array.from(b, (v, i) => (free === null || free[i] ? v : 0));
-  const z = Float64Array.from(r, (v, i) => (diagonal[i]! > 0 ? v / diagonal[i]! : v));
-  const p = Float64Array.from(z);
-  let rz = dot(r, z);
-  const stop = options.tolerance * Math.max(1e-300, Math.sqrt(dot(r, r)));
-  for (let it = 0; it < options.maxIterations && Math.sqrt(dot(r, r)) > stop; it++) {
-    const ap = multiply(p);
-    const alpha = rz / dot(p, ap);
-    for (let i = 0; i < n; i++) {
-      x[i]! += alpha * p[i]!;
-      r[i]! -= alpha * ap[i]!;
-    }
-    for (let i = 0; i < n; i++) z[i] = diagonal[i]! > 0 ? r[i]! / diagonal[i]! : r[i]!;
-    const next = dot(r, z);
-    const beta = next / rz;
-    rz = next;
-    for (let i = 0; i < n; i++) p[i] = z[i]! + beta * p[i]!;
-  }
-  return x;
 }

@@ -14,7 +14,7 @@
  * of ½ and every statistic is a sum of products of integers and such halves, so the sums are exact in
  * Float64 whatever the summation order: incremental and from-scratch statistics are bit-identical.
  */
-import { KIND_PAIR, KIND_QUERY, KIND_TOTAL } from './stats.js';
+import { KIND_PAIR, KIND_QUERY, KIND_TOTAL, STAT_COLUMNS } from './stats.js';
 
 /** How a window's total is reconstructed from its (truncated) average, min and max. */
 export type TotalMethod = 'midpoint' | 'bounds';
@@ -49,21 +49,7 @@ function totalInterval(r: (typeof RESOURCES)[number], method: TotalMethod): stri
     toFloat64((${r}_hi - ${r}_lo + 1) * (${r}_hi - ${r}_lo + 1) - 1) AS ${r}_nz`;
 }
 
-export const STAT_COLUMNS = [
-  'xx',
-  'x',
-  'windows',
-  'xy_cpu',
-  'xy_io',
-  'xy_memory',
-  'yy_cpu',
-  'yy_io',
-  'yy_memory',
-  'noise_cpu',
-  'noise_io',
-  'noise_memory',
-  'inconsistent',
-] as const;
+export { STAT_COLUMNS };
 
 /**
  * One row per window of window ids [{from}, {to}] (Int64 params; {fromTick}, {toTick} bound their
@@ -118,7 +104,7 @@ function cell(kind: string, qa: string, qb: string, column: (typeof STAT_COLUMNS
  *  - per window (kind 0): x = executions, windows = 1, xy = y, yy = y², noise.
  * An inconsistent window contributes only `inconsistent = 1`. Grouped by `groupBy` (e.g. block).
  */
-function statRowsSql(database: string, method: TotalMethod, groupBy: string[]): string {
+export function statRowsSql(database: string, method: TotalMethod, groupBy: string[]): string {
   const pair = cell(`if(a.1 = b.1, ${KIND_QUERY}, ${KIND_PAIR})`, 'a.1', 'b.1', 'xx', 'a.2 * b.2');
   const q = (column: (typeof STAT_COLUMNS)[number], value: string) =>
     cell(String(KIND_QUERY), 'a.1', 'a.1', column, value);
@@ -142,8 +128,6 @@ function statRowsSql(database: string, method: TotalMethod, groupBy: string[]): 
   GROUP BY ${keys.join(', ')}`;
 }
 
-const sums = STAT_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ');
-
 /**
  * Stores the statistics of window ids [{from}, {to}] (ticks [{fromTick}, {toTick}]) per block under
  * {version} and {layout}. Params: from, to, fromTick, toTick, blockWindows, layout (String),
@@ -155,25 +139,6 @@ SELECT {layout:String}, block, {version:UInt64}, kind, qa, qb, ${STAT_COLUMNS.jo
 FROM (${statRowsSql(database, method, ['block'])})`;
 }
 
-/**
- * The statistics of all history: the stored blocks listed in {blocks} (Array(Int64)) at {versions}
- * (Array(UInt64), same order) plus the live windows [{from}, {to}] (ticks [{fromTick}, {toTick}])
- * computed now. Params: blocks, versions, layout, from, to, fromTick, toTick, blockWindows. One row
- * per (kind, qa, qb), the shape `statsFromRows` reads.
- */
-export function combinedStatsSql(database: string, method: TotalMethod): string {
-  const columns = STAT_COLUMNS.join(', ');
-  return `SELECT kind, toString(qa) AS qa, toString(qb) AS qb, ${sums}
-FROM (
-  SELECT kind, qa, qb, ${columns} FROM ${database}.estimate_stats
-  WHERE layout = {layout:String}
-    AND (block, version) IN (SELECT p.1, p.2 FROM (SELECT arrayJoin(arrayZip({blocks:Array(Int64)}, {versions:Array(UInt64)})) AS p))
-  UNION ALL
-  SELECT kind, qa, qb, ${columns} FROM (${statRowsSql(database, method, [])})
-)
-GROUP BY kind, qa, qb`;
-}
-
 /** The tick span of window ids [{from}, {to}] (`windows` = 0: no window, no span). */
 export function tickSpanSql(database: string): string {
   return `SELECT count() AS windows, min(first_tick) AS from_tick, max(last_tick) AS to_tick
@@ -181,60 +146,17 @@ FROM ${database}.windows_dedup WHERE window_id BETWEEN {from:Int64} AND {to:Int6
 }
 
 /**
- * Fingerprints of the blocks of window ids below {sealedEnd} (params: blockWindows, sealedEnd): per
- * block, its windows' count and XOR of row hashes, and the same for the executions inside its tick
- * span (a superset of those in its windows: a change there may recompute a block needlessly, never
- * miss one). Hashes as strings: UInt64 does not fit a JSON number.
- */
-export function fingerprintSql(database: string): string {
-  const windowHash = `cityHash64(window_id, first_tick, last_tick, samples, cpu_avg, cpu_min, cpu_max, io_avg, io_min,
-    io_max, memory_avg, memory_min, memory_max)`;
-  return `WITH spans AS (
-  SELECT intDiv(window_id, {blockWindows:UInt32}) AS block, min(first_tick) AS lo, max(last_tick) AS hi,
-    count() AS windows, groupBitXor(${windowHash}) AS windows_hash
-  FROM ${database}.windows_dedup
-  WHERE window_id < {sealedEnd:Int64}
-  GROUP BY block
-)
-SELECT s.block AS block, s.windows AS windows, toString(s.windows_hash) AS windows_hash,
-  ifNull(x.executions, 0) AS executions, toString(ifNull(x.executions_hash, 0)) AS executions_hash
-FROM spans AS s
-LEFT JOIN (
-  SELECT sp.block AS block, count() AS executions,
-    groupBitXor(cityHash64(e.execution_id, e.query_id, e.executed_tick)) AS executions_hash
-  FROM (
-    SELECT execution_id, query_id, executed_tick FROM ${database}.executions_dedup
-    WHERE executed_tick BETWEEN (SELECT min(lo) FROM spans) AND (SELECT max(hi) FROM spans)
-  ) AS e
-  ASOF INNER JOIN (
-    SELECT block, lo, hi, bucket FROM spans ARRAY JOIN range(intDiv(lo, ${BUCKET}), intDiv(hi, ${BUCKET}) + 1) AS bucket
-  ) AS sp
-  ON intDiv(e.executed_tick, ${BUCKET}) = sp.bucket AND e.executed_tick >= sp.lo
-  WHERE e.executed_tick <= sp.hi
-  GROUP BY block
-) AS x ON s.block = x.block
-ORDER BY block`;
-}
-
-/** The latest stored record of every block of {layout}. */
-export function storedBlocksSql(database: string): string {
-  return `SELECT block, version, windows, toString(windows_hash) AS windows_hash, executions,
-  toString(executions_hash) AS executions_hash
-FROM ${database}.estimate_blocks FINAL
-WHERE layout = {layout:String}`;
-}
-
-/**
  * Where the regression stops: windows that ended more than {settleMs} before the newest stored
  * execution (their executions have had time to arrive). Returns the last such window and its last
- * tick (`windows` = 0: none yet).
+ * tick (`windows` = 0: none yet). Only window ids ≥ {from} are looked at (the last run's sealed end:
+ * the horizon only moves forward unless rows are dropped; the caller retries from the start then).
  */
 export function horizonSql(database: string): string {
   return `WITH (SELECT toUnixTimestamp64Milli(max(executed_at)) FROM ${database}.executions) AS newest
-SELECT count() AS windows, max(window_id) AS window_id, max(last_tick) AS last_tick
-FROM ${database}.windows
-WHERE ts <= fromUnixTimestamp64Milli(newest - {settleMs:Int64}, 'UTC')
-  AND (SELECT count() FROM ${database}.executions) > 0`;
+SELECT count() AS windows, max(id) AS window_id, max(tick) AS last_tick
+FROM (SELECT window_id AS id, last_tick AS tick FROM ${database}.windows
+  WHERE window_id >= {from:Int64} AND ts <= fromUnixTimestamp64Milli(newest - {settleMs:Int64}, 'UTC'))
+WHERE (SELECT count() FROM ${database}.executions) > 0`;
 }
 
 /** Queries that ran after tick {after} (not in the regression yet), with their execution counts. */
@@ -243,20 +165,4 @@ export function recentQueriesSql(database: string): string {
 FROM ${database}.executions_dedup
 WHERE executed_tick > {after:Int64}
 GROUP BY query_id`;
-}
-
-/**
- * Removes stored statistics of {blocks} that no current block record points to (superseded, or
- * stray rows of a failed run), older than {version} (this run's): rows of a newer run — possible
- * only if a run outlived its lock — are never touched.
- */
-export function deleteStaleStatsSql(database: string): string {
-  return `DELETE FROM ${database}.estimate_stats
-WHERE layout = {layout:String} AND block IN {blocks:Array(Int64)} AND version < {version:UInt64}
-  AND (block, version) NOT IN (SELECT block, version FROM ${database}.estimate_blocks FINAL WHERE layout = {layout:String})`;
-}
-
-/** Forgets blocks whose windows are all gone (retention dropped them): statistics and records. */
-export function dropBlocksSql(database: string, table: 'estimate_stats' | 'estimate_blocks'): string {
-  return `DELETE FROM ${database}.${table} WHERE layout = {layout:String} AND block IN {blocks:Array(Int64)}`;
 }

@@ -83,6 +83,43 @@ export function gramFromPairs(diag: Float64Array, pairs: [number, number, number
   };
 }
 
+/** The statistics of a (kind, qa, qb) row, in the column order of estimate_stats (migration 011). */
+export const STAT_COLUMNS = [
+  'xx',
+  'x',
+  'windows',
+  'xy_cpu',
+  'xy_io',
+  'xy_memory',
+  'yy_cpu',
+  'yy_io',
+  'yy_memory',
+  'noise_cpu',
+  'noise_io',
+  'noise_memory',
+  'inconsistent',
+] as const satisfies readonly (keyof StatsRow)[];
+
+/**
+ * Row sets summed per (kind, qa, qb): the sealed blocks' totals plus the live windows' statistics.
+ * Every statistic is an exact sum in Float64 (integers and halves, see sql.ts), so the order of the
+ * additions does not matter: the result is bit for bit what one GROUP BY over both would give.
+ */
+export function sumStatRows(...sets: readonly (readonly StatsRow[])[]): StatsRow[] {
+  const out = new Map<string, StatsRow>();
+  for (const rows of sets)
+    for (const r of rows) {
+      const key = `${num(r.kind)}/${r.qa}/${r.qb}`;
+      const seen = out.get(key);
+      if (!seen) {
+        const copy: StatsRow = { ...r, kind: num(r.kind) };
+        for (const k of STAT_COLUMNS) copy[k] = num(r[k]);
+        out.set(key, copy);
+      } else for (const k of STAT_COLUMNS) seen[k] = num(seen[k]) + num(r[k]);
+    }
+  return [...out.values()];
+}
+
 /** Builds the indexed statistics from the rows of the combine query. */
 export function statsFromRows(rows: readonly StatsRow[]): SufficientStats {
   const queryRows = rows.filter((r) => num(r.kind) === KIND_QUERY);

@@ -6,7 +6,7 @@
  */
 import { RESOURCES, type Resource, type TrueQuery } from '../../common/contracts.js';
 import { Z95 } from '../estimator/solve.js';
-import type { LatestEstimates } from '../estimates-reader.js';
+import type { LatestEstimates } from '../../clickhouse/estimates.js';
 
 /** A query is well observed from this many executions on (the accuracy target's population). */
 export const WELL_OBSERVED = 30;
@@ -43,6 +43,11 @@ export interface AccuracyReport {
   /** Over the queries with an estimate row only. */
   coverage95Estimated: number | null;
   coverage95WellObserved: number | null;
+  /**
+   * RMS of (estimate − truth)/sd over the queries with an estimate row: ≈ 1 when the sd's are
+   * calibrated, above 1 when they are too small (coverage alone also rewards intervals too wide).
+   */
+  normalisedErrorRms: number | null;
   overall: GroupAccuracy;
   byObservations: Record<string, GroupAccuracy>;
 }
@@ -52,6 +57,8 @@ interface Scored {
   estimated: boolean;
   error: Record<Resource, number>;
   covered: Record<Resource, boolean>;
+  /** (estimate − truth)/sd. */
+  z: Record<Resource, number>;
 }
 
 export function scoreEstimates(latest: LatestEstimates, truth: readonly TrueQuery[]): AccuracyReport {
@@ -59,14 +66,16 @@ export function scoreEstimates(latest: LatestEstimates, truth: readonly TrueQuer
     const e = latest.costs.get(q.id);
     const error = {} as Record<Resource, number>;
     const covered = {} as Record<Resource, boolean>;
+    const z = {} as Record<Resource, number>;
     for (const r of RESOURCES) {
       const mean = e ? e[r] : latest.prior[r];
       const lower = e ? e.lower[r] : Math.max(0, latest.prior[r] - Z95 * latest.prior.sd[r]);
       const upper = e ? e.upper[r] : latest.prior[r] + Z95 * latest.prior.sd[r];
       error[r] = Math.abs(mean - q[r]);
       covered[r] = q[r] >= lower && q[r] <= upper;
+      z[r] = (mean - q[r]) / (e ? e.sd[r] : latest.prior.sd[r]);
     }
-    return { observations: e?.observations ?? 0, estimated: e !== undefined, error, covered };
+    return { observations: e?.observations ?? 0, estimated: e !== undefined, error, covered, z };
   });
   const well = scored.filter((s) => s.observations >= WELL_OBSERVED);
   const estimated = scored.filter((s) => s.estimated);
@@ -81,6 +90,7 @@ export function scoreEstimates(latest: LatestEstimates, truth: readonly TrueQuer
     coverage95: coverage(scored),
     coverage95Estimated: coverage(estimated),
     coverage95WellObserved: coverage(well),
+    normalisedErrorRms: rmsOf(estimated.flatMap((s) => RESOURCES.map((r) => s.z[r]))),
     overall: group(scored),
     byObservations: Object.fromEntries(
       BUCKETS.map((b) => [b.name, group(scored.filter((s) => s.observations >= b.min && s.observations <= b.max))]),
@@ -107,6 +117,11 @@ function coverage(items: Scored[]): number | null {
   let hits = 0;
   for (const s of items) for (const r of RESOURCES) if (s.covered[r]) hits++;
   return hits / (items.length * RESOURCES.length);
+}
+
+function rmsOf(values: number[]): number | null {
+  const squares = meanOf(values.map((v) => v * v));
+  return squares === null ? null : Math.sqrt(squares);
 }
 
 function meanOf(values: number[]): number | null {

@@ -7,7 +7,6 @@
  */
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { BrowserMissingError, ReportRenderError } from './errors.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -58,6 +57,9 @@ export async function checkReportInBrowser(
   if (opts.screenshotSection !== undefined && !/^[A-Za-z][\w-]*$/.test(opts.screenshotSection))
     throw new ReportRenderError(`screenshot section ${JSON.stringify(opts.screenshotSection)} is not a section id`, []);
   const url = pathToFileURL(htmlPath).toString();
+  // Loaded here, not at the top: playwright-core costs about a second of CPU to import, and every
+  // process that can write a report (the analysis job, the CLIs) would pay it at start.
+  const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });

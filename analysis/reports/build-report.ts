@@ -14,16 +14,31 @@ import { resourcesChart } from './charts/resources-chart.js';
 import { spikeSharesChart, spikeWindowsChart } from './charts/spikes-chart.js';
 import { inBandChart, spreadChart } from './charts/spread-chart.js';
 import { estimatesView, type EstimatesView } from './estimates-view.js';
+import type { Frontier } from './frontier-source.js';
 import { loadReportData, type QueryFn, type ReportData } from './load.js';
 import type { ReportMarker, ReportOptions } from './options.js';
-import { reportMarkers, summarizeSegments, type SegmentSummary } from './segments.js';
+import { periodName, seriesFromPeriods, segmentsSql, toSegments } from './periods.js';
+import { reportMarkers, segmentLabel, summarizeSegments, type SegmentSummary } from './segments.js';
+import { reportTables } from './sql.js';
 import type { SchedulingPhase } from './scheduling.js';
 import { buildSeries } from './series.js';
 
 export interface ReportSummary {
   generatedAt: string;
   database: string;
-  range: { from: string | null; to: string | null; windows: number; cappedFrom: number | null; windowMs: number };
+  /** The run reported (null: all runs), and every run that stored windows, newest first. */
+  run: string | null;
+  runs: { runId: string; startedAt: string | null; endedAt: string | null; windows: number }[];
+  range: {
+    from: string | null;
+    to: string | null;
+    windows: number;
+    cappedFrom: number | null;
+    windowMs: number;
+    /** Long ranges: the period the charts aggregate into (ms), and where the per-window view starts. */
+    aggregatedPerMs: number | null;
+    detailFrom: string | null;
+  };
   executions: number;
   queries: number;
   markers: { time: string; label: string }[];
@@ -51,13 +66,18 @@ export interface Report {
   /** Charts by section; absent when the section has nothing to draw. */
   charts: {
     resources?: Chart;
+    /** Long ranges: the most recent windows, one by one. */
+    resourcesRecent?: Chart;
     spikeShares?: Chart;
     spikeWindows?: Chart;
     estimates?: Chart;
     spread?: Chart;
     inBand?: Chart;
     scheduling?: Chart;
+    /** The lab's frontier (frontier-source.ts), when one was given or found. */
+    frontier?: Chart;
   };
+  frontier?: Frontier;
   withTruth: boolean;
   bucketWindows: number;
   summary: ReportSummary;
@@ -71,6 +91,7 @@ export async function buildReport(params: {
   database: string;
   options: ReportOptions;
   truth?: readonly TrueQuery[];
+  frontier?: Frontier;
   logger?: Logger;
   now?: number;
 }): Promise<Report> {
@@ -86,9 +107,19 @@ export async function buildReport(params: {
   const withTruth = (params.truth?.length ?? 0) > 0;
 
   // One step at a time with a yield in between (see `breathe`): the shaping is synchronous work.
-  const series = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
+  // A long range comes as periods aggregated in ClickHouse, plus its most recent windows (`windows`).
+  const agg = data.aggregated;
+  const detail = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
+  const series = agg ? seriesFromPeriods(agg.periods, range.windowMs, agg.periodMs) : detail;
   await breathe();
-  const segments = await summarizeSegments(data.windows, markers, range.windowMs);
+  const segments = agg
+    ? toSegments(
+        await params.query(segmentsSql(reportTables(data.database), range, markers, agg.source)),
+        markers,
+        range.windowMs,
+        segmentLabel,
+      )
+    : await summarizeSegments(data.windows, markers, range.windowMs);
   await breathe();
   const attribution = await attributeSpikes({
     spikeQueries: data.spikeQueries,
@@ -107,37 +138,69 @@ export async function buildReport(params: {
   const charts: Report['charts'] = {};
   if (data.windows.length > 0) {
     const bucketWindows = series.bucketWindows;
+    const period = agg ? periodName(agg.periodMs) : undefined;
     charts.resources = resourcesChart({
       resources: series.resources,
       load: series.load,
       markers,
       domain,
       bucketWindows,
+      ...(period ? { period } : {}),
     });
+    if (agg) {
+      const first = data.windows[0];
+      const recentDomain: [number, number] = [
+        (first?.t ?? range.toTime) - range.windowMs + range.windowMs / range.windowTicks,
+        range.toTime,
+      ];
+      charts.resourcesRecent = resourcesChart({
+        resources: detail.resources,
+        load: detail.load,
+        markers: markers.filter((m) => m.time >= recentDomain[0]),
+        domain: recentDomain,
+        bucketWindows: detail.bucketWindows,
+        id: 'chart-resources-recent',
+      });
+    }
     await breathe();
     charts.spikeShares = spikeSharesChart(attribution, options.topWindows);
     charts.spikeWindows = spikeWindowsChart({ topWindows: data.topWindows, markers, domain });
     await breathe();
     charts.spread = spreadChart({ spread: series.spread, markers, domain, bucketWindows });
     await breathe();
-    charts.inBand = inBandChart({ ...series, markers, domain });
+    charts.inBand = inBandChart({
+      ...series,
+      markers,
+      domain,
+      ...(agg ? { periodMs: agg.periodMs, period: periodName(agg.periodMs) } : {}),
+    });
     if (data.scheduling && data.scheduling.points.length > 0) {
       await breathe();
       charts.scheduling = schedulingChart({ scheduling: data.scheduling, domain, windowMs: range.windowMs });
     }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
+  if (params.frontier) charts.frontier = params.frontier.chart;
 
   const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
   const summary: ReportSummary = {
     generatedAt: iso(generatedAt),
     database: data.database,
+    run: data.run?.runId ?? null,
+    runs: data.runs.map((x) => ({
+      runId: x.runId,
+      startedAt: x.startedAt === null ? null : iso(x.startedAt),
+      endedAt: x.endedAt === null ? null : iso(x.endedAt),
+      windows: x.windows,
+    })),
     range: {
       from: range.windows ? iso(range.fromTime) : null,
       to: range.windows ? iso(range.toTime) : null,
       windows: range.windows,
       cappedFrom: range.inTime > range.windows ? range.inTime : null,
       windowMs: range.windowMs,
+      aggregatedPerMs: agg ? agg.periodMs : null,
+      detailFrom: agg && data.windows[0] ? iso(data.windows[0].t) : null,
     },
     executions,
     queries: data.queryCounts.length,
@@ -184,6 +247,7 @@ export async function buildReport(params: {
     attribution,
     estimates,
     charts,
+    frontier: params.frontier,
     withTruth,
     bucketWindows: series.bucketWindows,
     summary,

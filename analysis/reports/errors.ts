@@ -44,3 +44,14 @@ export class BrowserMissingError extends SpikeError {
     );
   }
 }
+
+/** The lab's frontier chart given to the report (`--frontier-from`) could not be read or is not one. */
+export class FrontierSourceError extends SpikeError {
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super('FRONTIER_SOURCE', `${source}: ${message}`, options);
+  }
+}

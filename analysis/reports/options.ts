@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../../common/errors.js';
 import { integer, text, toggle } from '../../common/settings.js';
+import { RUN_ID } from './sql.js';
 
 /** A labelled instant drawn on every time chart and splitting the before/after summary. */
 export interface ReportMarker {
@@ -18,8 +19,13 @@ export interface ReportOptions {
   lastMinutes: number;
   /** At most this many windows are read (the newest ones), whatever `lastMinutes` says. */
   maxWindows: number;
-  /** Points per time chart: longer ranges are downsampled into buckets of consecutive windows. */
+  /**
+   * Points per time chart: a range with more windows is aggregated in ClickHouse into periods (a
+   * minute, ten minutes, an hour, …), with the most recent `detailMinutes` also drawn window by window.
+   */
   maxPoints: number;
+  /** Long ranges: the most recent minutes drawn window by window. */
+  detailMinutes: number;
   /** Spike attribution: the K windows with the highest maximum, per resource. */
   topWindows: number;
   /** Spike attribution: queries shown per resource. */
@@ -36,12 +42,15 @@ export interface ReportOptions {
   title: string;
   /** File name (without extension) of the HTML page and its JSON summary in `outDir`. */
   baseName: string;
+  /** The run to report: `latest` (the one that stored the newest window), `all`, or a run id. */
+  run: string;
 }
 
 export const DEFAULT_REPORT_OPTIONS: ReportOptions = {
   lastMinutes: 60,
   maxWindows: 100_000,
   maxPoints: 1200,
+  detailMinutes: 10,
   topWindows: 20,
   topQueries: 15,
   maxEstimateQueries: 120,
@@ -50,6 +59,7 @@ export const DEFAULT_REPORT_OPTIONS: ReportOptions = {
   warmupWindows: 10,
   title: 'Spike report',
   baseName: 'spike-report',
+  run: 'latest',
 };
 
 const BASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -61,6 +71,7 @@ export function reportOptions(partial: Partial<ReportOptions> = {}): ReportOptio
     ['lastMinutes', 0, 10_000_000],
     ['maxWindows', 1, 10_000_000],
     ['maxPoints', 10, 100_000],
+    ['detailMinutes', 1, 1440],
     ['topWindows', 1, 10_000],
     ['topQueries', 1, 1000],
     ['maxEstimateQueries', 1, 10_000],
@@ -71,6 +82,9 @@ export function reportOptions(partial: Partial<ReportOptions> = {}): ReportOptio
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
       throw new ConfigError(key, v, `must be an integer between ${min} and ${max}`);
     }
+  }
+  if (o.run !== 'latest' && o.run !== 'all' && !RUN_ID.test(o.run)) {
+    throw new ConfigError('run', o.run, 'must be latest, all or a run id (SELECT run_id FROM spike.runs_dedup)');
   }
   if (!BASE_NAME.test(o.baseName)) throw new ConfigError('baseName', o.baseName, 'must be a plain file name');
   for (const m of o.markers) {
@@ -110,12 +124,19 @@ export const reportCliSettings = {
     max: 10_000_000,
     doc: 'Only the last M minutes of data (back from the newest window); 0: everything.',
   }),
+  run: text({
+    flag: '--run',
+    env: 'REPORT_RUN',
+    default: DEFAULT_REPORT_OPTIONS.run,
+    maxLength: 64,
+    doc: 'The run to report: latest (the newest), all, or a run id (the page lists them).',
+  }),
   maxPoints: integer({
     flag: '--max-points',
     default: DEFAULT_REPORT_OPTIONS.maxPoints,
     min: 10,
     max: 100_000,
-    doc: 'Points per time chart; longer ranges are downsampled.',
+    doc: 'Points per time chart; a range with more windows is aggregated in ClickHouse per minute, 10 min, hour, … (spikes kept: max of window maxima), with its last 10 minutes drawn window by window.',
   }),
   topWindows: integer({
     flag: '--top-windows',
@@ -154,6 +175,13 @@ export const reportCliSettings = {
     default: undefined,
     maxLength: 4096,
     doc: 'Evaluation: true costs to draw next to the estimates, from a file or URL (GET /truth of a --truth server).',
+  }),
+  frontierFrom: text({
+    flag: '--frontier-from',
+    env: 'REPORT_FRONTIER_FROM',
+    default: undefined,
+    maxLength: 4096,
+    doc: 'The scheduling frontier to show (the Vega-Lite file npm run lab -- --frontier writes); default: <out>/frontier.vl.json when it exists.',
   }),
   title: text({ flag: '--title', default: DEFAULT_REPORT_OPTIONS.title, maxLength: 200, doc: 'Page title.' }),
   screenshot: text({

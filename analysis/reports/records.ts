@@ -22,11 +22,8 @@ export interface RangeInfo {
   windowMs: number;
 }
 
-export interface WindowRecord {
-  windowId: number;
-  /** Epoch ms at which the window closed. */
-  t: number;
-  samples: number;
+/** Per resource: the average, min and max of a window (or, folded, of a period: periods.ts). */
+export interface ResourceFields {
   cpuAvg: number;
   cpuMin: number;
   cpuMax: number;
@@ -36,11 +33,22 @@ export interface WindowRecord {
   memoryAvg: number;
   memoryMin: number;
   memoryMax: number;
+}
+
+/** The executions that ran in a window (or a period): how many, delayed, and their added latency (ticks). */
+export interface ExecutionFields {
   executions: number;
-  /** Executions in the window that somebody delayed, and their added latency (ticks). */
+  /** Executions that somebody delayed, and their added latency (ticks). */
   delayed: number;
   addedDelaySum: number;
   addedDelayMax: number;
+}
+
+export interface WindowRecord extends ResourceFields, ExecutionFields {
+  windowId: number;
+  /** Epoch ms at which the window closed. */
+  t: number;
+  samples: number;
 }
 
 export interface TopWindow {
@@ -143,24 +151,38 @@ export function toRange(row: Row | undefined): RangeInfo {
   };
 }
 
+/** The resource columns `<prefix><resource>_avg|min|max` (windowsSql: no prefix; periodsSql: `p_`). */
+export function toResourceFields(r: Row, prefix = ''): ResourceFields {
+  return {
+    cpuAvg: num(r, `${prefix}cpu_avg`),
+    cpuMin: num(r, `${prefix}cpu_min`),
+    cpuMax: num(r, `${prefix}cpu_max`),
+    ioAvg: num(r, `${prefix}io_avg`),
+    ioMin: num(r, `${prefix}io_min`),
+    ioMax: num(r, `${prefix}io_max`),
+    memoryAvg: num(r, `${prefix}memory_avg`),
+    memoryMin: num(r, `${prefix}memory_min`),
+    memoryMax: num(r, `${prefix}memory_max`),
+  };
+}
+
+/** The execution columns; a window nothing ran in has none (NULL or 0 from the outer join): 0. */
+export function toExecutionFields(r: Row): ExecutionFields {
+  return {
+    executions: num(r, 'executions', 0),
+    delayed: num(r, 'delayed', 0),
+    addedDelaySum: num(r, 'added_delay_sum', 0),
+    addedDelayMax: num(r, 'added_delay_max', 0),
+  };
+}
+
 export function toWindow(r: Row): WindowRecord {
   return {
     windowId: num(r, 'window_id'),
     t: num(r, 't'),
     samples: num(r, 'samples'),
-    cpuAvg: num(r, 'cpu_avg'),
-    cpuMin: num(r, 'cpu_min'),
-    cpuMax: num(r, 'cpu_max'),
-    ioAvg: num(r, 'io_avg'),
-    ioMin: num(r, 'io_min'),
-    ioMax: num(r, 'io_max'),
-    memoryAvg: num(r, 'memory_avg'),
-    memoryMin: num(r, 'memory_min'),
-    memoryMax: num(r, 'memory_max'),
-    executions: num(r, 'executions', 0),
-    delayed: num(r, 'delayed', 0),
-    addedDelaySum: num(r, 'added_delay_sum', 0),
-    addedDelayMax: num(r, 'added_delay_max', 0),
+    ...toResourceFields(r),
+    ...toExecutionFields(r),
   };
 }
 

@@ -7,6 +7,7 @@
 import { RESOURCES } from '../../common/contracts.js';
 import type { Report } from './build-report.js';
 import type { Chart } from './charts/chart.js';
+import { periodName } from './periods.js';
 import { escapeHtml as h, renderPage } from './html.js';
 import type { SchedulingPhase } from './scheduling.js';
 
@@ -46,10 +47,35 @@ function meta(r: Report): string {
   return parts.join(' · ');
 }
 
+/** Which run the page shows, and the others with how to report them (`npm run report -- --run <id>`). */
+function runs(r: Report): string {
+  const { runs: all, run } = r.data;
+  if (all.length === 0) return '';
+  const shown = run ? `run <b>${h(run.runId || '(before runs were recorded)')}</b>` : `all ${all.length} runs`;
+  const rows = all.map((x) => [
+    `<span class="id">${h(x.runId || '–')}</span>${x === run ? ' (shown)' : ''}`,
+    h(isoSeconds(x.startedAt ?? x.firstT)),
+    x.endedAt !== null ? h(isoSeconds(x.endedAt)) : x === all[0] ? 'running or stopped uncleanly' : 'stopped uncleanly',
+    String(x.windows),
+    h(x.seed ?? '–'),
+    h(x.scheduler ?? '–'),
+  ]);
+  return ` · ${shown} <details><summary>${all.length} run${all.length === 1 ? '' : 's'} in this database (another: <code>npm run report -- --run &lt;id&gt;</code>, or <code>--run all</code>)</summary>${table(
+    ['run', 'started', 'ended', 'windows', 'seed', 'scheduler'],
+    rows,
+  )}</details>`;
+}
+
 function resourcesSection(r: Report): string {
-  return `<p class="how">Per 1-second window: the line is the average the monitoring shows, the shaded band runs from the
+  const how = `<p class="how">Per 1-second window: the line is the average the monitoring shows, the shaded band runs from the
 window's minimum to its maximum. A tall band over a calm line is a spike the averages hide. The bottom panel is
-executions per second. Hover for values.</p>${chartDiv(r.charts.resources)}`;
+executions per second. Hover for values.</p>`;
+  const perMs = r.summary.range.aggregatedPerMs;
+  if (perMs === null || !r.charts.resourcesRecent) return `${how}${chartDiv(r.charts.resources)}`;
+  return `${how}<p class="how">This range is long: it is drawn per ${h(periodName(perMs))}, aggregated in ClickHouse. A period's
+band runs from the smallest window minimum to the largest window maximum in it, so a single spiking second still
+shows; its line is the mean of the window averages. The last ${h(String(r.data.windows.length))} windows are drawn one by one below.</p>
+${chartDiv(r.charts.resources)}<h3>Most recent windows, one by one</h3>${chartDiv(r.charts.resourcesRecent)}`;
 }
 
 function spikesSection(r: Report): string {
@@ -137,7 +163,26 @@ percentile, and the latency added, mean over all executions (max), in ticks.</p>
 ${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}`;
 }
 
+/** The lab's frontier under the live figures: what the policy reaches at other latency settings, and the proven ceiling. */
+function frontierPart(r: Report): string {
+  const f = r.frontier;
+  if (!f) {
+    return `<h3>Frontier</h3><p class="how">Not measured here: <code>npm run lab -- --frontier</code> writes
+<code>reports/frontier.vl.json</code> (in-band rate, max/avg and min/avg against mean and p99 added latency over a range of
+latency settings, with a proven upper bound), and the next report shows it (or <code>npm run report -- --frontier-from FILE</code>).</p>`;
+  }
+  return `<h3>Frontier (scheduling lab, virtual time)</h3><p class="how">${h(f.subtitle)}. Measured by the lab on the simulated
+database, not on this run. Solid: what <code>policy-estimated</code> (costs learned from the run's own events) and
+<code>policy-oracle</code> (true costs) reach; dashed: the count-only bound, proven — no schedule at that budget and mean added
+latency puts more windows in band (it ignores the spread of cost vectors, so it sits well above what any policy reaches).
+Source: <code>${h(f.source)}</code>.</p>${chartDiv(r.charts.frontier)}`;
+}
+
 function schedulingSection(r: Report): string {
+  return schedulingLive(r) + frontierPart(r);
+}
+
+function schedulingLive(r: Report): string {
   const s = r.data.scheduling;
   if (!s) return notice('No windows stored yet.');
   const chart = chartDiv(r.charts.scheduling);
@@ -205,7 +250,7 @@ export function renderReport(r: Report): string {
   }));
   return renderPage({
     title: r.title,
-    meta: meta(r),
+    meta: meta(r) + runs(r),
     nav: SECTIONS.map(({ id, title }) => ({ id, title })),
     sections,
     charts: Object.values(r.charts).filter((c): c is Chart => c !== undefined),

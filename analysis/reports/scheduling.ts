@@ -16,6 +16,7 @@ import {
   schedulingPhasesSql,
   schedulingSeriesSql,
   schedulingStartSql,
+  type ExecutionSource,
   type SchedulingSpan,
 } from './sql.js';
 
@@ -114,11 +115,14 @@ export async function loadScheduling(params: {
   range: RangeInfo;
   warmupWindows: number;
   maxPoints: number;
+  /** Executions read one by one (default) or from the insert-time rollups (a long range, load.ts). */
+  source?: ExecutionSource;
 }): Promise<SchedulingData> {
   const { query, range, warmupWindows } = params;
+  const source = params.source ?? 'executions';
   const t = reportTables(params.database);
   const bucketWindows = Math.max(1, Math.ceil(range.windows / params.maxPoints));
-  const [startRow] = objects(await query(schedulingStartSql(t, range)));
+  const [startRow] = objects(await query(schedulingStartSql(t, range, source)));
   const moved = startRow ? num(startRow, 'moved', 0) : 0;
   const start =
     startRow && moved > 0
@@ -131,8 +135,8 @@ export async function loadScheduling(params: {
       : null;
   const span: SchedulingSpan = { ...range, startWindow: start?.window ?? null, warmupWindows, bucketWindows };
   const [points, phases] = await Promise.all([
-    query(schedulingSeriesSql(t, span)).then((r) => objects(r).map(toPoint)),
-    query(schedulingPhasesSql(t, span)).then((r) => objects(r).map(toPhase)),
+    query(schedulingSeriesSql(t, span, source)).then((r) => objects(r).map(toPoint)),
+    query(schedulingPhasesSql(t, span, source)).then((r) => objects(r).map(toPhase)),
   ]);
   return {
     start,

@@ -45,7 +45,7 @@ export function reportMarkers(
   return out.sort((a, b) => a.time - b.time);
 }
 
-function segmentLabel(markers: readonly ReportMarker[], i: number): string {
+export function segmentLabel(markers: readonly ReportMarker[], i: number): string {
   if (markers.length === 0) return 'whole range';
   if (i === 0) return `before ${markers[0]!.label}`;
   return `after ${markers[i - 1]!.label}`;

@@ -3,7 +3,7 @@
  * min–max band) and executions per second, spread ratios (max/avg, min/avg), and per minute the
  * in-band rate and the latency the scheduler added. Long ranges are downsampled into buckets of
  * consecutive windows so that a chart holds at most `maxPoints` points whatever the range; the
- * in-band flag and rates are always computed per window first (ARCHITECTURE.md "Definitions").
+ * in-band flag and rates are always computed per window first (docs/architecture.md "Definitions").
  */
 import { RESOURCES, type Resource } from '../../common/contracts.js';
 import { groupAggregate, rollingRate, type FrameRow } from './frames.js';

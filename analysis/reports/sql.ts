@@ -9,6 +9,14 @@ import { IDENTIFIER } from '../../clickhouse/client.js';
 import { tableNames, type TableNames } from '../../clickhouse/queries.js';
 import { ConfigError } from '../../common/errors.js';
 import { RESOURCES } from '../../common/contracts.js';
+import {
+  bucketsPerWindowSql,
+  firstDelayedFromBucketsSql,
+  phaseLatencyFromBucketsSql,
+  queryCountsFromBucketsSql,
+  schedulingStartFromBucketsSql,
+} from './rollups.js';
+import { int } from './sql-literals.js';
 
 /** Windows (by id) and the execution ticks they cover. */
 export interface WindowSpan {
@@ -22,37 +30,67 @@ export function reportTables(database: string): TableNames {
   return tableNames(database);
 }
 
-function int(n: number): string {
-  if (!Number.isSafeInteger(n)) throw new ConfigError('sql', n, 'must be an integer');
-  return String(n);
-}
+/**
+ * Where per-window execution figures come from: `executions` reads each execution once (the dedup
+ * view; cost grows with the executions in the span), `rollups` reads the insert-time buckets
+ * (rollups.ts; cost grows with the windows) — only for windows of a multiple of 10 ticks.
+ */
+export type ExecutionSource = 'executions' | 'rollups';
 
 function tickBounds(s: WindowSpan): string {
   return `${int(s.firstWindow * s.windowTicks)} AND ${int((s.lastWindow + 1) * s.windowTicks - 1)}`;
 }
 
+/** Run ids as the capture makes them; checked before they are spliced into SQL as a literal. */
+export const RUN_ID = /^[\w.:-]{1,64}$/;
+
+/** `all`, or the windows of one run (`''`: rows stored before runs were recorded). */
+function runFilter(run: string): string {
+  if (run === 'all') return '1';
+  if (run !== '' && !RUN_ID.test(run)) throw new ConfigError('run', run, 'must be all or a run id');
+  return `run_id = '${run}'`;
+}
+
 /**
- * The window range to report: the windows of the last `lastMinutes` (0: all) before the newest
- * window, and of those at most the newest `maxWindows` ids. `in_time` counts the windows the time
- * range alone would hold, so the report can say it was capped.
+ * The window range to report: the windows of the run (one run's windows are one id range, since
+ * runs never overlap, so no gap between runs is drawn), of the last `lastMinutes`
+ * (0: all) before its newest window, and of those at most the newest `maxWindows` ids. `in_time`
+ * counts the windows the time range alone would hold, so the report can say it was capped.
  */
-export function rangeSql(t: TableNames, lastMinutes: number, maxWindows: number): string {
+export function rangeSql(t: TableNames, lastMinutes: number, maxWindows: number, run = 'all'): string {
   const inTime = lastMinutes > 0 ? `ts > newest_ts - toIntervalSecond(${int(lastMinutes * 60)})` : '1';
   const kept = `window_id > newest_id - ${int(maxWindows)}`;
-  return `WITH (SELECT max(window_id) FROM ${t.windowsDedup}) AS newest_id,
-  (SELECT max(ts) FROM ${t.windowsDedup}) AS newest_ts
+  const inRun = runFilter(run);
+  return `WITH (SELECT max(window_id) FROM ${t.windowsDedup} WHERE ${inRun}) AS newest_id,
+  (SELECT max(ts) FROM ${t.windowsDedup} WHERE ${inRun}) AS newest_ts
 SELECT count() AS in_time, countIf(${kept}) AS windows,
   minIf(window_id, ${kept}) AS first_window, max(window_id) AS last_window,
   max(last_tick - first_tick + 1) AS window_ticks,
   toUnixTimestamp64Milli(minIf(ts, ${kept})) AS from_time, toUnixTimestamp64Milli(max(ts)) AS to_time
 FROM ${t.windowsDedup}
-WHERE ${inTime}`;
+WHERE ${inTime} AND ${inRun}`;
 }
 
-/** Executions per window id over the span, with what the scheduler did to them. */
-function executionsPerWindow(t: TableNames, s: WindowSpan): string {
+/** Every run, newest first, with how many windows it stored (rows from before runs: run_id ''). */
+export function runsSql(t: TableNames): string {
+  return `SELECT w.run_id AS run_id, w.windows AS windows, toUnixTimestamp64Milli(w.first_ts) AS first_t,
+  toUnixTimestamp64Milli(w.last_ts) AS last_t, toUnixTimestamp64Milli(r.started_at) AS started_at,
+  toUnixTimestamp64Milli(r.ended_at) AS ended_at, r.seed AS seed, r.scheduler AS scheduler
+FROM (SELECT run_id, count() AS windows, min(ts) AS first_ts, max(ts) AS last_ts
+  FROM ${t.windowsDedup} GROUP BY run_id) AS w
+LEFT JOIN ${t.runsDedup} AS r ON r.run_id = w.run_id
+ORDER BY w.last_ts DESC`;
+}
+
+/**
+ * Executions per window id over the span, with what was done to them: delayed by anybody, moved by
+ * the scheduler, the added latency's sum and max (ticks).
+ */
+function executionsPerWindow(t: TableNames, s: WindowSpan, source: ExecutionSource): string {
+  if (source === 'rollups') return bucketsPerWindowSql(t, s);
   return `SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions,
-    countIf(delay_count > 0) AS delayed, sum(added_delay) AS added_delay_sum, max(added_delay) AS added_delay_max
+    countIf(delay_count > 0) AS delayed, countIf(delayed_by = 'scheduler') AS moved,
+    sum(added_delay) AS added_delay_sum, max(added_delay) AS added_delay_max
   FROM ${t.executionsDedup}
   WHERE executed_tick BETWEEN ${tickBounds(s)}
   GROUP BY window_id`;
@@ -63,7 +101,7 @@ function executionsPerWindow(t: TableNames, s: WindowSpan): string {
  * nothing ran has no row on the right: its counts read as 0 (ClickHouse's default `join_use_nulls = 0`;
  * records.ts also reads NULL as 0, and no SETTINGS clause, which a read-only session may refuse).
  */
-export function windowsSql(t: TableNames, s: WindowSpan): string {
+export function windowsSql(t: TableNames, s: WindowSpan, source: ExecutionSource = 'executions'): string {
   return `SELECT w.window_id AS window_id, toUnixTimestamp64Milli(w.ts) AS t, w.samples AS samples,
   w.cpu_avg AS cpu_avg, w.cpu_min AS cpu_min, w.cpu_max AS cpu_max,
   w.io_avg AS io_avg, w.io_min AS io_min, w.io_max AS io_max,
@@ -71,7 +109,7 @@ export function windowsSql(t: TableNames, s: WindowSpan): string {
   e.executions AS executions, e.delayed AS delayed, e.added_delay_sum AS added_delay_sum,
   e.added_delay_max AS added_delay_max
 FROM (SELECT * FROM ${t.windowsDedup} WHERE window_id BETWEEN ${int(s.firstWindow)} AND ${int(s.lastWindow)}) AS w
-LEFT JOIN (${executionsPerWindow(t, s)}) AS e ON e.window_id = w.window_id
+LEFT JOIN (${executionsPerWindow(t, s, source)}) AS e ON e.window_id = w.window_id
 ORDER BY w.window_id`;
 }
 
@@ -86,13 +124,23 @@ function topWindowsSubquery(t: TableNames, s: WindowSpan, k: number): string {
     .join('\nUNION ALL\n');
 }
 
+/**
+ * The executions of the top windows only (their ticks, a set of at most 3k windows' ticks, which
+ * the primary key finds directly): the spike sections never read the rest of the range.
+ */
+function topWindowsExecutions(t: TableNames, s: WindowSpan, k: number): string {
+  const ticks = `SELECT arrayJoin(range(window_id * ${int(s.windowTicks)}, (window_id + 1) * ${int(s.windowTicks)}))
+    FROM (${topWindowsSubquery(t, s, k)})`;
+  return `SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, query_id
+  FROM ${t.executionsDedup} WHERE executed_tick BETWEEN ${tickBounds(s)} AND executed_tick IN (${ticks})`;
+}
+
 /** The top windows per resource, each with its execution count. */
 export function topWindowsSql(t: TableNames, s: WindowSpan, k: number): string {
   return `SELECT tw.resource AS resource, tw.window_id AS window_id, tw.t AS t, tw.peak AS peak, tw.avg AS avg,
   e.executions AS executions
 FROM (${topWindowsSubquery(t, s, k)}) AS tw
-LEFT JOIN (SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions
-  FROM ${t.executionsDedup} WHERE executed_tick BETWEEN ${tickBounds(s)} GROUP BY window_id) AS e
+LEFT JOIN (SELECT window_id, count() AS executions FROM (${topWindowsExecutions(t, s, k)}) GROUP BY window_id) AS e
   ON e.window_id = tw.window_id
 ORDER BY resource, peak DESC, window_id`;
 }
@@ -102,15 +150,15 @@ export function spikeQueriesSql(t: TableNames, s: WindowSpan, k: number): string
   return `SELECT tw.resource AS resource, toString(e.query_id) AS query_id, count() AS executions,
   uniqExact(tw.window_id) AS windows
 FROM (${topWindowsSubquery(t, s, k)}) AS tw
-INNER JOIN (SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, query_id
-  FROM ${t.executionsDedup} WHERE executed_tick BETWEEN ${tickBounds(s)}) AS e
-  ON e.window_id = tw.window_id
+INNER JOIN (${topWindowsExecutions(t, s, k)}) AS e ON e.window_id = tw.window_id
 GROUP BY resource, query_id
 ORDER BY resource, executions DESC, query_id`;
 }
 
 /** Executions per query over the span, with when each query first and last ran. */
-export function queryCountsSql(t: TableNames, s: WindowSpan): string {
+export function queryCountsSql(t: TableNames, s: WindowSpan, source: ExecutionSource = 'executions'): string {
+  if (source === 'rollups')
+    return queryCountsFromBucketsSql(t, s.firstWindow * s.windowTicks, (s.lastWindow + 1) * s.windowTicks - 1);
   return `SELECT toString(query_id) AS query_id, count() AS executions,
   toUnixTimestamp64Milli(min(executed_at)) AS first_seen, toUnixTimestamp64Milli(max(executed_at)) AS last_seen,
   avg(added_delay) AS mean_added_delay
@@ -121,7 +169,8 @@ ORDER BY executions DESC, query_id`;
 }
 
 /** The first execution in the span that somebody delayed: when the scheduler started acting. */
-export function firstDelayedSql(t: TableNames, s: WindowSpan): string {
+export function firstDelayedSql(t: TableNames, s: WindowSpan, source: ExecutionSource = 'executions'): string {
+  if (source === 'rollups') return firstDelayedFromBucketsSql(t, s);
   return `SELECT count() AS delayed, toUnixTimestamp64Milli(min(executed_at)) AS t,
   argMin(ifNull(delayed_by, ''), executed_tick) AS delayed_by
 FROM ${t.executionsDedup}
@@ -146,7 +195,8 @@ export interface SchedulingSpan extends WindowSpan {
 }
 
 /** The first execution the scheduler moved (`delayed_by = 'scheduler'`) in the span: when scheduling started. */
-export function schedulingStartSql(t: TableNames, s: WindowSpan): string {
+export function schedulingStartSql(t: TableNames, s: WindowSpan, source: ExecutionSource = 'executions'): string {
+  if (source === 'rollups') return schedulingStartFromBucketsSql(t, s);
   return `SELECT count() AS moved, min(executed_tick) AS tick, toUnixTimestamp64Milli(min(executed_at)) AS t
 FROM ${t.executionsDedup}
 WHERE executed_tick BETWEEN ${tickBounds(s)} AND delayed_by = 'scheduler'`;
@@ -175,25 +225,16 @@ function scoredWindows(t: TableNames, s: SchedulingSpan): string {
   WHERE window_id BETWEEN ${int(s.firstWindow)} AND ${int(s.lastWindow)}`;
 }
 
-/** Per window id: executions, how many the scheduler moved, and their added latency (ticks). */
-function movedPerWindow(t: TableNames, s: WindowSpan): string {
-  return `SELECT intDiv(executed_tick, ${int(s.windowTicks)}) AS window_id, count() AS executions,
-    countIf(delayed_by = 'scheduler') AS moved, sum(added_delay) AS added_sum
-  FROM ${t.executionsDedup}
-  WHERE executed_tick BETWEEN ${tickBounds(s)}
-  GROUP BY window_id`;
-}
-
 /**
  * The scheduling series, one row per point of `bucketWindows` consecutive windows (1: per window):
  * in-band rate, mean worst max/avg and min/avg, executions, moved by the scheduler, added latency.
  */
-export function schedulingSeriesSql(t: TableNames, s: SchedulingSpan): string {
+export function schedulingSeriesSql(t: TableNames, s: SchedulingSpan, source: ExecutionSource = 'executions'): string {
   return `SELECT intDiv(w.window_id - ${int(s.firstWindow)}, ${int(s.bucketWindows)}) AS bucket, max(w.t) AS t,
   count() AS windows, avg(w.in_band) AS in_band_rate, avg(w.max_ratio) AS max_ratio, avg(w.min_ratio) AS min_ratio,
-  sum(e.executions) AS executions, sum(e.moved) AS moved, sum(e.added_sum) AS added_sum
+  sum(e.executions) AS executions, sum(e.moved) AS moved, sum(e.added_delay_sum) AS added_sum
 FROM (${scoredWindows(t, s)}) AS w
-LEFT JOIN (${movedPerWindow(t, s)}) AS e ON e.window_id = w.window_id
+LEFT JOIN (${executionsPerWindow(t, s, source)}) AS e ON e.window_id = w.window_id
 GROUP BY bucket
 ORDER BY bucket`;
 }
@@ -209,7 +250,20 @@ function nearestRank(sorted: string, q: number): string {
  * windows the share the scheduler moved and the added latency, mean and p99 (nearest rank, from
  * counts per latency value so no execution list is built).
  */
-export function schedulingPhasesSql(t: TableNames, s: SchedulingSpan): string {
+export function schedulingPhasesSql(t: TableNames, s: SchedulingSpan, source: ExecutionSource = 'executions'): string {
+  const latency =
+    source === 'rollups'
+      ? phaseLatencyFromBucketsSql(t, s, phaseOf('window_id', s))
+      : `SELECT phase, sum(c) AS executions, sum(m) AS moved, sum(v * c) / sum(c) AS added_mean,
+    arraySort(groupArray((v, c))) AS dist, arrayCumSum(arrayMap(x -> x.2, dist)) AS cum
+  FROM (
+    SELECT ${phaseOf(`intDiv(executed_tick, ${int(s.windowTicks)})`, s)} AS phase, added_delay AS v, count() AS c,
+      countIf(delayed_by = 'scheduler') AS m
+    FROM ${t.executionsDedup}
+    WHERE executed_tick BETWEEN ${tickBounds(s)}
+    GROUP BY phase, v
+  )
+  GROUP BY phase`;
   return `SELECT w.phase AS phase, w.windows AS windows, w.first_t AS first_t, w.last_t AS last_t,
   w.in_band_rate AS in_band_rate,
   ${nearestRank('w.max_sorted', 0.5)} AS max_avg_p50, ${nearestRank('w.max_sorted', 0.95)} AS max_avg_p95,
@@ -223,16 +277,7 @@ FROM (
   GROUP BY phase
 ) AS w
 LEFT JOIN (
-  SELECT phase, sum(c) AS executions, sum(m) AS moved, sum(v * c) / sum(c) AS added_mean,
-    arraySort(groupArray((v, c))) AS dist, arrayCumSum(arrayMap(x -> x.2, dist)) AS cum
-  FROM (
-    SELECT ${phaseOf(`intDiv(executed_tick, ${int(s.windowTicks)})`, s)} AS phase, added_delay AS v, count() AS c,
-      countIf(delayed_by = 'scheduler') AS m
-    FROM ${t.executionsDedup}
-    WHERE executed_tick BETWEEN ${tickBounds(s)}
-    GROUP BY phase, v
-  )
-  GROUP BY phase
+  ${latency}
 ) AS e ON e.phase = w.phase
 ORDER BY w.first_t`;
 }

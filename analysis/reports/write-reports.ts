@@ -11,15 +11,16 @@ import type { TrueQuery } from '../../common/contracts.js';
 import type { Logger } from '../../common/logger.js';
 import { silentLogger } from '../../common/logger.js';
 import { buildReport, type Report } from './build-report.js';
+import { FrontierSourceError } from './errors.js';
+import { FRONTIER_FILE, readFrontier, type Frontier } from './frontier-source.js';
 import type { QueryFn } from './load.js';
 import { reportOptions, type ReportOptions } from './options.js';
 import { renderReport } from './render-report.js';
 
 export interface WriteReportsParams {
   /**
-   * Runs one reading statement: `openReadOnly(...).query` (a tool), or in-process
-   * `(sql) => queryReadOnly(reader, sql)` with a client of its own: on chDB, `readonly = 1` stays on
-   * the session of the client that sent it, so a client shared with writers would stop writing.
+   * Runs one reading statement through the read-only path (clickhouse/read-only.ts): `openReadOnly(...)`
+   * (a tool) or `openDirectReadOnly(...)` (in-process, on sessions of its own).
    */
   query: QueryFn;
   /** Database of the product tables (`spike`). */
@@ -27,6 +28,8 @@ export interface WriteReportsParams {
   outDir: string;
   /** Evaluation only: the true costs, drawn next to the estimates. */
   truth?: readonly TrueQuery[];
+  /** The lab's frontier chart; by default `<outDir>/frontier.vl.json` when it exists (see frontier-source.ts). */
+  frontier?: Frontier;
   options?: Partial<ReportOptions>;
   logger?: Logger;
   /** The generation time shown on the page (tests pin it). */
@@ -57,8 +60,9 @@ export async function writeReportFiles(params: WriteReportsParams): Promise<Writ
   const options = reportOptions(params.options);
   const logger = params.logger ?? silentLogger;
   const started = performance.now();
-  const report = await buildReport({ ...params, options, logger });
   const outDir = resolve(params.outDir);
+  const frontier = params.frontier ?? (await frontierBeside(outDir, logger));
+  const report = await buildReport({ ...params, frontier, options, logger });
   await mkdir(outDir, { recursive: true });
   const html = join(outDir, `${options.baseName}.html`);
   const summary = join(outDir, `${options.baseName}.json`);
@@ -67,6 +71,17 @@ export async function writeReportFiles(params: WriteReportsParams): Promise<Writ
   await writeAtomically(summary, JSON.stringify(report.summary, null, 2) + '\n');
   logger.info({ html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) }, 'report written');
   return { files: [html, summary], html, summary, report };
+}
+
+/** The frontier the lab wrote next to the report, if any; a broken one is logged and left out, not fatal. */
+async function frontierBeside(outDir: string, logger: Logger): Promise<Frontier | undefined> {
+  try {
+    return await readFrontier(join(outDir, FRONTIER_FILE), true);
+  } catch (err) {
+    if (!(err instanceof FrontierSourceError)) throw err;
+    logger.warn({ err: err.message }, 'frontier chart left out');
+    return undefined;
+  }
 }
 
 /** The contract the CLI and the analysis job use: write the reports, return the written paths. */

@@ -1,6 +1,6 @@
 /**
- * The `greedy-oracle` baseline (SIMULATION.md "Figures"): knows the true costs and, for each
- * arrival, picks the earliest tick within the budget whose planned load stays under the target on
+ * The `greedy-oracle` baseline, the simple greedy behind the reference's own figures (docs/simulation.md
+ * "What the spikes look like"): knows the true costs and, for each arrival, picks the earliest tick within the budget whose planned load stays under the target on
  * all three resources; when none does, the tick where the worst resource overshoots least. The
  * target is the recent mean arrived load per tick. It decides once, on arrival, and never revisits.
  */

@@ -10,15 +10,17 @@
  *   `defaultDelay`: nothing can run then (nothing was queued before tick 0), so they measure the
  *   simulator's start, not a policy. The estimator's cold start is NOT skipped: it is scored.
  */
+import { Database } from '../../server/database.js';
 import type { SimulationOptions } from '../../server/options.js';
 import { oracleCostModel } from '../cost-model.js';
 import type { PolicyOptions } from '../options.js';
 import { Policy } from '../policy.js';
 import type { CostModelProvider } from './cost-model-provider.js';
 import { GreedyScheduler } from './greedy.js';
-import { mean, percentile, summarizeWindows, type SpreadSummary, type WindowScore } from './metrics.js';
+import { BAND, mean, percentile, summarizeWindows, type SpreadSummary, type WindowScore } from './metrics.js';
 import { NoScheduling } from './none.js';
 import { offlineWindow } from './offline-window.js';
+import { pairCompatibility } from './pair-compatibility.js';
 import { runPolicyAsync, type RunRecord } from './run.js';
 
 export const POLICY_NAMES = ['none', 'greedy-oracle', 'policy-oracle', 'policy-estimated', 'offline-window'] as const;
@@ -49,6 +51,8 @@ export interface PolicyResult {
   minAvgP50: number;
   addedLatencyMean: number;
   addedLatencyP99: number;
+  /** The longest any execution waited: rare queries are not starved beyond the budget. */
+  addedLatencyMax: number;
   latencyBudget: number;
   windows: number;
   executions: number;
@@ -106,14 +110,21 @@ export interface LabReport {
     executionsPerWindowP5: number;
     executionsPerWindowP50: number;
     executionsPerWindowP95: number;
+    /** Per seed: share of traffic-weighted pairs of executions within (1 + b)/(1 − b) on every resource (pair-compatibility.ts). */
+    pairCompatibility: number[];
   };
 }
 
-export async function runLab(config: LabConfig): Promise<LabReport> {
-  const warmup = Math.max(
+/** Windows left out of the scores (see the header). */
+export function labWarmup(config: Pick<LabConfig, 'warmupWindows' | 'simulation'>): number {
+  return Math.max(
     config.warmupWindows,
     Math.ceil(config.simulation.defaultDelay / config.simulation.metricsWindowTicks),
   );
+}
+
+export async function runLab(config: LabConfig): Promise<LabReport> {
+  const warmup = labWarmup(config);
   const offline = config.seeds.map((seed) => {
     // The search is only worth its time when the reference is asked for; the counts always are.
     const iterations = config.policies.includes('offline-window') ? 30 : 0;
@@ -182,6 +193,9 @@ export async function runLab(config: LabConfig): Promise<LabReport> {
       executionsPerWindowP5: percentile(counts, 0.05),
       executionsPerWindowP50: percentile(counts, 0.5),
       executionsPerWindowP95: percentile(counts, 0.95),
+      pairCompatibility: config.seeds.map((seed) =>
+        pairCompatibility(new Database({ ...config.simulation, seed, exposeTruth: true }).groundTruth(), BAND),
+      ),
     },
   };
 }
@@ -199,6 +213,7 @@ function offlineResult(records: { seed: string; scores: WindowScore[] }[]): Poli
     minAvgP50: s.minAvgP50,
     addedLatencyMean: Number.NaN,
     addedLatencyP99: Number.NaN,
+    addedLatencyMax: Number.NaN,
     latencyBudget: Number.NaN,
     windows: s.windows,
     executions: Number.NaN,
@@ -265,6 +280,7 @@ export async function evaluate(
     minAvgP50: spread.minAvgP50,
     addedLatencyMean: mean(latency),
     addedLatencyP99: percentile(latency, 0.99),
+    addedLatencyMax: latency.reduce((a, b) => Math.max(a, b), 0),
     latencyBudget: budget,
     windows: spread.windows,
     executions: latency.length,

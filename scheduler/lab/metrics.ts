@@ -1,5 +1,5 @@
 /**
- * How the lab scores a run (ARCHITECTURE.md "Definitions"): per window and resource the spread
+ * How the lab scores a run (docs/architecture.md "Definitions"): per window and resource the spread
  * ratios max/avg and min/avg; a window is in band when all three resources have
  * min ≥ 0.9·avg and max ≤ 1.1·avg. Resources are pooled per window by taking the worst of the
  * three (the largest max/avg, the smallest min/avg), since a window is only as good as its worst

@@ -7,7 +7,7 @@
  * (estimate.ts) — fed from the run's own executed and window events, never ground truth.
  *
  * It also behaves like the live job in time: it re-solves every `intervalWindows` windows (the
- * job's period), from the windows that ended at least `settleWindows` windows before the newest
+ * job's period) and, during the cold start, at the job's early runs (`earlySolves`), from the windows that ended at least `settleWindows` windows before the newest
  * execution (the job's settle horizon), and until the first solve that has data every query gets
  * the policy's prior (`cost` returns undefined): the cold start is scored. A query first seen after
  * the latest solve is unknown until the next one, as it is to the live scheduler.
@@ -27,7 +27,7 @@ import {
 } from '../../analysis/estimator/solve.js';
 import type { TotalMethod } from '../../analysis/estimator/sql.js';
 import { WindowStatsAccumulator } from '../../analysis/estimator/window-stats.js';
-import { estimatorSettings, analysisSettings } from '../../analysis/options.js';
+import { earlySolves, estimatorSettings, analysisSettings } from '../../analysis/options.js';
 import { DEFAULT_SIMULATION } from '../../server/options.js';
 import type { CostEstimate, CostModel } from '../cost-model.js';
 import type { EventObserver } from './run.js';
@@ -36,6 +36,8 @@ export interface ProductEstimatorOptions {
   method: TotalMethod;
   /** Windows between solves (the analysis job's interval). */
   intervalWindows: number;
+  /** Extra solves at these window counts from the start, before the first interval ends (cold start). */
+  earlySolves: readonly number[];
   /** A window is used once the newest execution is this many windows past its end (the settle horizon). */
   settleWindows: number;
   /** Ticks per metrics window (turns `settleWindows` into ticks). */
@@ -48,10 +50,12 @@ const DEFAULT_WINDOW_MS = DEFAULT_SIMULATION.tickMs * DEFAULT_SIMULATION.metrics
 export const DEFAULT_PRODUCT_ESTIMATOR: Omit<ProductEstimatorOptions, 'windowTicks'> = {
   method: estimatorSettings.totalMethod.default,
   intervalWindows: Math.max(1, Math.round(analysisSettings.intervalMs.default / DEFAULT_WINDOW_MS)),
+  earlySolves: earlySolves(analysisSettings.earlySolveEveryMs.default, analysisSettings.earlySolveUntilMs.default).map(
+    (ms) => Math.round(ms / DEFAULT_WINDOW_MS),
+  ),
   settleWindows: Math.round(estimatorSettings.settleMs.default / DEFAULT_WINDOW_MS),
   solve: {
     denseLimit: estimatorSettings.denseLimit.default,
-    minPriorQueries: estimatorSettings.minPriorQueries.default,
   },
 };
 
@@ -62,6 +66,7 @@ export class ProductEstimator implements CostModel, EventObserver {
   private readonly unsettled: WindowEvent[] = [];
   private estimates = new Map<string, CostEstimate>();
   private windowsSinceSolve = 0;
+  private windowsSeen = 0;
   private newestTick = Number.NEGATIVE_INFINITY;
   private solving: Promise<void> | undefined;
   /** The latest solve that had data (its prior, noise, counts), and the last tick of the windows it used. */
@@ -87,7 +92,8 @@ export class ProductEstimator implements CostModel, EventObserver {
       return;
     }
     this.unsettled.push(event);
-    if (++this.windowsSinceSolve < this.options.intervalWindows) return;
+    const early = this.options.earlySolves.includes(++this.windowsSeen);
+    if (++this.windowsSinceSolve < this.options.intervalWindows && !early) return;
     this.windowsSinceSolve = 0;
     const previous = this.solving;
     this.solving = previous ? previous.then(() => this.solve()) : this.solve();

@@ -14,6 +14,8 @@ import {
   type EstimatorName,
 } from './cost-model-provider.js';
 import { POLICY_NAMES, type PolicyName } from './lab.js';
+import { FRONTIER_KNOB_NAMES, FRONTIER_KNOBS, type FrontierKnob } from './frontier.js';
+import type { PolicyOptions } from '../options.js';
 import { DEFAULT_PRODUCT_ESTIMATOR } from './product-estimator.js';
 
 /** The simulation's settings without `seed` and `exposeTruth` (see above). */
@@ -95,6 +97,24 @@ export const labSettings = {
     doc: "--estimator product: a window is used once the newest execution is this many windows past its end (default: the analysis job's 10 s settle horizon in 1 s windows).",
   }),
   json: toggle({ flag: '--json', default: false, doc: 'Print the results as one JSON object.' }),
+  frontier: toggle({
+    flag: '--frontier',
+    default: false,
+    doc: 'Measure the frontier instead: policy-estimated and policy-oracle over --frontier-settings of --frontier-knob, with the proven count-only bound; writes its Vega-Lite chart to --vega-out (default reports/frontier.vl.json).',
+  }),
+  frontierKnob: oneOf<FrontierKnob>({
+    flag: '--frontier-knob',
+    default: 'latency-budget',
+    values: FRONTIER_KNOB_NAMES,
+    doc: 'What the frontier varies: the latency budget (target capped at it), the target latency at the fixed budget, or the target with a budget of 4× or 10× it.',
+  }),
+  frontierSettings: text({
+    flag: '--frontier-settings',
+    default: '2,4,6,10,20',
+    doc: 'Comma-separated values of the frontier knob (ticks).',
+    pattern: /^(\d+(\.\d+)?)(,\d+(\.\d+)?)*$/,
+    rule: 'must be a comma-separated list of non-negative numbers',
+  }),
 };
 
 export type LabValues = SettingValues<typeof labSettings>;
@@ -146,4 +166,26 @@ export function estimatorProvider(
         intervalWindows: v.estimatorIntervalWindows,
         settleWindows: v.estimatorSettleWindows,
       });
+}
+
+/** The frontier's settings, checked against the database's maximum delay once mapped to options. */
+export function parseFrontierSettings(
+  list: string,
+  knob: FrontierKnob,
+  base: PolicyOptions,
+  maxDelay: number,
+): number[] {
+  const settings = list.split(',').map(Number);
+  for (const s of settings) {
+    const o = FRONTIER_KNOBS[knob](base, s);
+    if (!Number.isFinite(s) || o.latencyBudget > maxDelay || o.targetLatency > o.latencyBudget) {
+      throw new ConfigError(
+        'frontierSettings',
+        list,
+        `setting ${s} gives budget ${o.latencyBudget} and target ${o.targetLatency}: the budget must be ≤ ${maxDelay} and the target ≤ the budget`,
+        '--frontier-settings',
+      );
+    }
+  }
+  return settings;
 }

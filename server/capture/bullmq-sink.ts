@@ -1,6 +1,6 @@
 /**
  * Turns an outbox batch into BullMQ jobs: executions into QUEUE_EXECUTIONS (job id = execution id),
- * windows into QUEUE_METRICS (job id = `window-<id>`), lines that are not valid records into
+ * windows into QUEUE_METRICS (job id = `window-<id>`), run records into QUEUE_RUNS, lines that are not valid records into
  * QUEUE_DEAD_LETTER with the reason. BullMQ pipelines the adds of one `addBulk`, so a batch costs a
  * few round trips whatever its size; but building the jobs of one `addBulk` is one synchronous
  * burst of CPU on the event loop the ticks share, so a batch is submitted in slices of
@@ -14,11 +14,14 @@ import {
   QUEUE_DEAD_LETTER,
   QUEUE_EXECUTIONS,
   QUEUE_METRICS,
+  QUEUE_RUNS,
   executionGroupJobId,
   executionJobId,
+  runJobId,
   windowJobId,
   type ExecutionJobData,
   type DeadLetterJobData,
+  type RunEvent,
   type WindowEvent,
 } from '../../common/contracts.js';
 import type { OutboxBatch } from './outbox-batch.js';
@@ -52,6 +55,7 @@ interface Queues {
   epoch: number;
   executions: Queue<ExecutionJobData>;
   metrics: Queue<WindowEvent>;
+  runs: Queue<RunEvent>;
   deadLetter: Queue<DeadLetterJobData>;
 }
 
@@ -94,10 +98,11 @@ export class BullmqSink {
       epoch,
       executions: new Queue<ExecutionJobData>(QUEUE_EXECUTIONS, opts),
       metrics: new Queue<WindowEvent>(QUEUE_METRICS, opts),
+      runs: new Queue<RunEvent>(QUEUE_RUNS, opts),
       deadLetter: new Queue<DeadLetterJobData>(QUEUE_DEAD_LETTER, opts),
     };
     // Errors surface through the rejected addBulk; the listener keeps EventEmitter from throwing.
-    for (const q of [this.queues.executions, this.queues.metrics, this.queues.deadLetter])
+    for (const q of [this.queues.executions, this.queues.metrics, this.queues.runs, this.queues.deadLetter])
       q.on('error', () => undefined);
     return this.queues;
   }
@@ -106,11 +111,13 @@ export class BullmqSink {
     const q = this.current();
     const executions: Bulk = [];
     const windows: Bulk = [];
+    const runs: Bulk = [];
     for (const r of batch.records) {
       if (r.type === 'executed') executions.push({ name: 'execution', data: r, opts: { jobId: executionJobId(r) } });
       else if (r.type === 'executions') {
         executions.push({ name: 'executions', data: r.executions, opts: { jobId: executionGroupJobId(r) } });
-      } else windows.push({ name: 'window', data: r, opts: { jobId: windowJobId(r) } });
+      } else if (r.type === 'run') runs.push({ name: 'run', data: r, opts: { jobId: runJobId(r) } });
+      else windows.push({ name: 'window', data: r, opts: { jobId: windowJobId(r) } });
     }
     const now = Date.now();
     const dead = batch.invalid.map((bad) => {
@@ -144,6 +151,7 @@ export class BullmqSink {
     };
     await submit(q.executions, executions);
     await submit(q.metrics, windows);
+    await submit(q.runs, runs);
     await submit(q.deadLetter, dead);
     await Promise.all(sends);
     if (failure) throw failure.error;
@@ -153,10 +161,10 @@ export class BullmqSink {
 
   private closeQueues(): void {
     if (!this.queues) return;
-    const { executions, metrics, deadLetter } = this.queues;
+    const { executions, metrics, runs, deadLetter } = this.queues;
     this.queues = undefined;
     // Closing a queue on a shared client only detaches its listeners; it never waits on Redis.
-    for (const q of [executions, metrics, deadLetter]) void q.close().catch(() => undefined);
+    for (const q of [executions, metrics, runs, deadLetter]) void q.close().catch(() => undefined);
   }
 
   close(): void {

@@ -2,9 +2,11 @@
  * Wires the capture layer: the database's executed and window hooks append to the durable outbox,
  * the server commits the outbox once per tick (`db.tick(); capture.commit()`), and the relay moves
  * committed records to BullMQ in the background. The tick path never touches Redis.
+ * With a `run`, every execution and window is stamped with its id, and the run's start record is
+ * committed before the first tick and its end record at close (common/contracts.ts RunEvent).
  */
 import type { JobsOptions } from 'bullmq';
-import type { ExecutedEvent, QueuedEvent, WindowEvent } from '../../common/contracts.js';
+import type { DelayedEvent, ExecutedEvent, QueuedEvent, RunEvent, WindowEvent } from '../../common/contracts.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import type { Hook } from '../hook.js';
 import { BullmqSink } from './bullmq-sink.js';
@@ -14,9 +16,14 @@ import { QueuedStream, type QueuedStreamStats } from './queued-stream.js';
 import { RedisLink, type RedisLinkStats } from './redis-link.js';
 import { Relay, type RelayStats } from './relay.js';
 
-/** What capture needs of the database: its lossless hooks (queued: for the scheduler's stream). */
+/** What capture needs of the database: its lossless hooks (queued, delayed: for the scheduler's stream). */
 export interface CapturedDatabase {
-  hooks: { executed: Hook<ExecutedEvent>; window: Hook<WindowEvent>; queued?: Hook<QueuedEvent> };
+  hooks: {
+    executed: Hook<ExecutedEvent>;
+    window: Hook<WindowEvent>;
+    queued?: Hook<QueuedEvent>;
+    delayed?: Hook<DelayedEvent>;
+  };
 }
 
 export type StartCaptureParams = Partial<CaptureOptions> & {
@@ -24,7 +31,12 @@ export type StartCaptureParams = Partial<CaptureOptions> & {
   logger?: Logger;
   /** Extra default options for the jobs the relay adds (e.g. `attempts`, `backoff`). */
   jobOptions?: JobsOptions;
+  /** The run this capture records (its start record, without the end fields). */
+  run?: RunStart;
 };
+
+/** What a run's start record holds; the end record adds `endedAt` and `lastTick`. */
+export type RunStart = Omit<RunEvent, 'type' | 'endedAt' | 'lastTick'>;
 
 export interface CaptureStats {
   queuedStream: QueuedStreamStats | null;
@@ -42,6 +54,8 @@ export interface Capture {
    */
   afterTick(tick: number): number;
   stats(): CaptureStats;
+  /** Why capture waits (the relay refused a volatile Redis), for `GET /healthz`; empty when it does not. */
+  degraded(): string[];
   /** The scheduler's latest figures, as it publishes them in Redis (null when none runs). */
   schedulerStats(): unknown;
   /**
@@ -53,7 +67,7 @@ export interface Capture {
 }
 
 export function startCapture(params: StartCaptureParams): Capture {
-  const { db, logger: parent = silentLogger, jobOptions, ...overrides } = params;
+  const { db, logger: parent = silentLogger, jobOptions, run, ...overrides } = params;
   const options: CaptureOptions = { ...DEFAULT_CAPTURE, ...overrides };
   const logger = parent.child({ component: 'capture' });
   const outbox = Outbox.open({ dir: options.outboxDir, segmentBytes: options.segmentBytes, logger });
@@ -62,6 +76,12 @@ export function startCapture(params: StartCaptureParams): Capture {
     backoffMinMs: options.backoffMinMs,
     backoffMaxMs: options.backoffMaxMs,
     logger,
+    // Checked on every connection: a Redis can come back from a restart with another configuration.
+    persistence: {
+      allowVolatile: options.allowVolatileRedis,
+      recheckMs: options.backoffMaxMs,
+      timeoutMs: options.sendTimeoutMs,
+    },
   });
   const sink = new BullmqSink(link, {
     prefix: options.prefix,
@@ -78,6 +98,12 @@ export function startCapture(params: StartCaptureParams): Capture {
   // Executions wait in memory until the tick's commit (still before the next tick), so that a busy
   // tick can be written as one group record: one job instead of thousands (see ExecutionGroup).
   let tickExecutions: ExecutedEvent[] = [];
+  const runId = run?.runId;
+  let lastTick: number | null = null;
+  if (run) {
+    outbox.append({ type: 'run', ...run, endedAt: null, lastTick: null });
+    outbox.commit();
+  }
   const appendExecutions = () => {
     const list = tickExecutions;
     if (list.length === 0) return;
@@ -89,13 +115,13 @@ export function startCapture(params: StartCaptureParams): Capture {
     }
   };
   db.hooks.executed.add((e) => {
-    tickExecutions.push(e);
+    tickExecutions.push(runId === undefined ? e : { ...e, runId });
   });
-  db.hooks.window.add((w) => outbox.append(w));
+  db.hooks.window.add((w) => outbox.append(runId === undefined ? w : { ...w, runId }));
   const stream =
     db.hooks.queued && options.queuedStreamMaxLen > 0
       ? new QueuedStream(
-          db.hooks.queued,
+          { queued: db.hooks.queued, ...(db.hooks.delayed ? { delayed: db.hooks.delayed } : {}) },
           {
             redisUrl: options.redisUrl,
             prefix: options.prefix,
@@ -130,7 +156,7 @@ export function startCapture(params: StartCaptureParams): Capture {
     );
   }, options.logIntervalMs).unref();
   logger.info(
-    { outboxDir: options.outboxDir, prefix: options.prefix, recovered: outbox.stats().recoveredRecords },
+    { outboxDir: options.outboxDir, prefix: options.prefix, recovered: outbox.stats().recoveredRecords, runId },
     'capture started',
   );
 
@@ -141,18 +167,25 @@ export function startCapture(params: StartCaptureParams): Capture {
       return outbox.commit();
     },
     afterTick: (tick) => {
+      lastTick = tick;
       stream?.endTick(tick);
       appendExecutions();
       return outbox.commit();
     },
     stats,
+    degraded: () =>
+      link.state === 'refused' ? [`capture paused, records wait in the outbox: ${link.stats().lastError}`] : [],
     schedulerStats: () => stream?.schedulerStats() ?? null,
     close() {
       closing ??= (async () => {
         clearInterval(backlogLog);
         try {
-          appendExecutions();
-          outbox.commit();
+          // After a failed write the outbox takes nothing more; what it committed is still relayed.
+          if (outbox.writable) {
+            appendExecutions();
+            if (run) outbox.append({ type: 'run', ...run, endedAt: Date.now(), lastTick });
+            outbox.commit();
+          }
         } finally {
           await relay.stop(options.drainTimeoutMs);
           sink.close();

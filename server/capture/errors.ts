@@ -29,8 +29,28 @@ export class OutboxLockedError extends SpikeError {
   constructor(
     readonly dir: string,
     readonly pid: number,
+    /** The holder's command line, where the system shows it. */
+    readonly command?: string,
   ) {
-    super('OUTBOX_LOCKED', `the outbox in ${dir} is in use by process ${pid}`);
+    super(
+      'OUTBOX_LOCKED',
+      `the outbox in ${dir} is in use by process ${pid}${command ? ` (${command})` : ''}: ` +
+        'one directory takes one writer; stop that process or give this one another --outbox-dir (OUTBOX_DIR)',
+    );
+  }
+}
+
+/**
+ * Redis answers but does not persist what it acknowledges (or will not say), and volatile Redis
+ * was not allowed: the relay would delete records whose only copy a Redis restart can lose.
+ */
+export class VolatileRedisError extends SpikeError {
+  constructor(
+    readonly url: string,
+    readonly persistence: { verdict: string; detail: string },
+    message: string,
+  ) {
+    super('REDIS_VOLATILE', message);
   }
 }
 

@@ -6,6 +6,7 @@ export {
   type Capture,
   type CaptureStats,
   type CapturedDatabase,
+  type RunStart,
   type StartCaptureParams,
 } from './capture.js';
 export {
@@ -27,4 +28,13 @@ export {
   OutboxLockedError,
   OutboxWriteError,
   RelaySendTimeoutError,
+  VolatileRedisError,
 } from './errors.js';
+export {
+  judgeConfig,
+  judgeInfo,
+  readRedisPersistence,
+  requireDurableRedis,
+  volatileRedisMessage,
+  type RedisPersistence,
+} from './redis-persistence.js';

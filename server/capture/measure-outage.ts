@@ -98,7 +98,15 @@ const redisUrl = `redis://127.0.0.1:${port}`;
 const prefix = 'measure';
 const logger = createLogger('measure-outage', process.env.LOG_LEVEL ?? 'warn');
 const db = new Database(simulationOptions({ seed: 'measure-outage', probabilityScale: scale }));
-const capture = startCapture({ db, outboxDir: path.join(work, 'outbox'), redisUrl, prefix, logger });
+// The private Redis has no AOF, but is stopped with SHUTDOWN SAVE: it keeps what it acknowledged.
+const capture = startCapture({
+  db,
+  outboxDir: path.join(work, 'outbox'),
+  redisUrl,
+  prefix,
+  logger,
+  allowVolatileRedis: true,
+});
 
 type Phase = 'warmup' | 'outage' | 'recovery';
 let phase: Phase = 'warmup';

@@ -51,6 +51,7 @@ const capture = startCapture({
   outboxDir: dir,
   redisUrl,
   prefix,
+  allowVolatileRedis: true, // throwaway records under this run's own prefix
   batchSize: Number(values.batch),
   concurrency: Number(values.concurrency),
   addBulkSize: Number(values.slice),

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../../common/errors.js';
 import { redisSettings } from '../../common/redis-settings.js';
-import { integer, text, type SettingValues } from '../../common/settings.js';
+import { integer, text, toggle, type SettingValues } from '../../common/settings.js';
 
 export const captureSettings = {
   outboxDir: text({
@@ -122,6 +122,12 @@ export const captureSettings = {
     max: 100_000_000,
     doc: 'Approximate cap on the Redis Stream of queued events the scheduler reads (older entries are trimmed); 0 publishes nothing.',
   }),
+  allowVolatileRedis: toggle({
+    flag: '--allow-volatile-redis',
+    env: 'ALLOW_VOLATILE_REDIS',
+    default: false,
+    doc: 'Relay to a Redis without append-only persistence (appendonly yes, appendfsync always or everysec). Without it the relay refuses such a Redis, at start and after every reconnect, since a restart of it would lose records the outbox already deleted. For tests and throwaway runs.',
+  }),
   ...redisSettings,
 };
 
@@ -145,6 +151,8 @@ export interface CaptureOptions {
   groupAbove: number;
   /** Cap of the queued-events stream; 0: not published. */
   queuedStreamMaxLen: number;
+  /** Relay to a Redis that does not persist what it acknowledges (redis-persistence.ts). */
+  allowVolatileRedis: boolean;
   redisUrl: string;
   prefix: string;
 }
@@ -174,6 +182,7 @@ export function compileCaptureOptions(v: CaptureSettingValues): CaptureOptions {
     keepFailed: v.keepFailed,
     groupAbove: v.groupAbove,
     queuedStreamMaxLen: v.queuedStreamMaxLen,
+    allowVolatileRedis: v.allowVolatileRedis,
     redisUrl: v.redisUrl,
     prefix: v.prefix,
   };

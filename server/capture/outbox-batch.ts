@@ -1,14 +1,17 @@
 /**
  * The outbox's line format and the batches the relay reads. A line is
- *   {"at":<epoch ms the record was appended>,"record":<ExecutedEvent | ExecutionGroup | WindowEvent>}\n
+ *   {"at":<epoch ms the record was appended>,"record":<ExecutedEvent | ExecutionGroup | WindowEvent | RunEvent>}\n
  * `at` is the wall-clock time of the append, which gives the relay lag without any index in
  * memory; the record is the hook's event unchanged, so it becomes the job's data as it is.
  */
-import type { ExecutedEvent, ExecutionGroup, WindowEvent } from '../../common/contracts.js';
+import type { ExecutedEvent, ExecutionGroup, RunEvent, WindowEvent } from '../../common/contracts.js';
 import type { OutboxPosition } from './position-file.js';
 
-/** What the outbox holds: the events of the database's executed and window hooks (executions of a busy tick grouped). */
-export type OutboxRecord = ExecutedEvent | ExecutionGroup | WindowEvent;
+/**
+ * What the outbox holds: the events of the database's executed and window hooks (executions of a
+ * busy tick grouped), stamped with the run, and the run's own start and end records.
+ */
+export type OutboxRecord = ExecutedEvent | ExecutionGroup | WindowEvent | RunEvent;
 
 /** A line that is not a valid record (it can never be a job): it goes to the dead-letter queue. */
 export interface InvalidLine {
@@ -98,6 +101,8 @@ function parseLine(text: string): { at: number; record: OutboxRecord } | string 
     if (typeof g.tick !== 'number' || !Array.isArray(g.executions)) return 'executions group without tick or list';
   } else if (record.type === 'window') {
     if (typeof (record as WindowEvent).windowId !== 'number') return 'window record without numeric windowId';
+  } else if (record.type === 'run') {
+    if (typeof (record as RunEvent).runId !== 'string') return 'run record without runId';
   } else {
     return `unknown record type ${JSON.stringify(record.type)}`;
   }

@@ -78,6 +78,8 @@ export class Outbox {
   private truncatedBytes = 0;
   private readonly listeners = new Set<() => void>();
   private readonly logger: Logger;
+  /** The last failure to persist the position, until one succeeds (logged once). */
+  private positionFailure: unknown;
 
   /** Opens (creating if needed) and recovers the outbox in `options.dir`. Synchronous: run at start. */
   static open(options: OutboxOptions): Outbox {
@@ -247,11 +249,29 @@ export class Outbox {
     if (to.segment !== this.writeSeq && to.offset >= (this.sizes.get(to.segment) ?? 0)) {
       to = { segment: this.segments.find((s) => s > to.segment)!, offset: 0 };
     }
-    if (!samePosition(to, this.ackPos)) await writePosition(this.options.dir, to);
+    // A position that cannot be written (a full or failing disk) costs only re-sends after a
+    // restart (job ids dedup them): the batch is in Redis, so acknowledge it in memory and go on,
+    // keeping the segments the persisted position still points into.
+    let persisted = true;
+    if (!samePosition(to, this.ackPos)) {
+      try {
+        await writePosition(this.options.dir, to);
+        this.positionFailure = undefined;
+      } catch (error) {
+        persisted = false;
+        if (this.positionFailure === undefined) {
+          this.logger.error(
+            { err: error, position: formatPosition(to) },
+            'outbox position not persisted; records acknowledged since are sent again after a restart',
+          );
+        }
+        this.positionFailure = error;
+      }
+    }
     if (samePosition(this.readPos, batch.to)) this.readPos = { ...to };
     this.ackPos = { ...to };
     this.ackedTo = { ...batch.to };
-    while (this.segments[0]! < to.segment) {
+    while (persisted && this.segments[0]! < to.segment) {
       const seq = this.segments.shift()!;
       if (this.reader?.segment === seq) this.closeReader();
       this.sizes.delete(seq);
@@ -266,6 +286,11 @@ export class Outbox {
   /** Reads again from the acknowledged position (after a failed send of batches read ahead). */
   rewind(): void {
     this.readPos = { ...this.ackPos };
+  }
+
+  /** False once a write failed (fail-stop) or after close: appends and commits throw then. */
+  get writable(): boolean {
+    return this.state === 'open';
   }
 
   /** Records appended but not yet committed (they are lost if the process dies now). */

@@ -1,5 +1,6 @@
 /**
- * Publishes the database's queued events to the scheduler's Redis Stream: every queued event of a
+ * Publishes the database's queued events to the scheduler's Redis Stream: the delays accepted
+ * since the previous tick (so the scheduler knows who else moved what), every queued event of the
  * tick, then one `tick-end` entry, in one pipeline sent right after the tick (before the outbox's
  * fdatasync, because the scheduler has less than a tick to act on them).
  *
@@ -13,6 +14,7 @@ import {
   queuedStreamKey,
   schedulerStatsKey,
   STREAM_FIELD,
+  type DelayedEvent,
   type QueuedEvent,
   type TickEndEntry,
 } from '../../common/contracts.js';
@@ -43,13 +45,15 @@ export interface QueuedStreamStats {
 export class QueuedStream {
   private readonly link: RedisLink;
   private readonly key: string;
-  private pending: QueuedEvent[] = [];
+  /** In the order the database emitted them: delays between ticks, then the tick's queued events. */
+  private pending: (QueuedEvent | DelayedEvent)[] = [];
+  private pendingDelayed = 0;
   private counters = { publishedTicks: 0, publishedEvents: 0, droppedTicks: 0, droppedEvents: 0 };
   private scheduler: unknown = null;
   private readonly poll: NodeJS.Timeout;
 
   constructor(
-    hook: Hook<QueuedEvent>,
+    hooks: { queued: Hook<QueuedEvent>; delayed?: Hook<DelayedEvent> },
     private readonly options: QueuedStreamOptions,
     private readonly logger: Logger,
   ) {
@@ -61,8 +65,12 @@ export class QueuedStream {
       logger: logger.child({ component: 'queued-stream' }),
       connectionName: 'spike-queued-stream',
     });
-    hook.add((e) => {
+    hooks.queued.add((e) => {
       this.pending.push(e);
+    });
+    hooks.delayed?.add((e) => {
+      this.pending.push(e);
+      this.pendingDelayed++;
     });
     this.poll = setInterval(() => this.readSchedulerStats(), options.statsPollMs).unref();
   }
@@ -70,7 +78,9 @@ export class QueuedStream {
   /** Sends tick `tick`'s queued events and its tick-end entry; never waits, never throws. */
   endTick(tick: number): void {
     const events = this.pending;
+    const delayed = this.pendingDelayed;
     this.pending = [];
+    this.pendingDelayed = 0;
     if (this.options.maxLen === 0) return;
     if (this.link.state !== 'connected') {
       this.drop(events.length);
@@ -80,7 +90,8 @@ export class QueuedStream {
       type: 'tick-end',
       tick,
       nextTick: tick + 1,
-      queued: events.length,
+      queued: events.length - delayed,
+      delayed,
       publishedAt: Date.now(),
     };
     // One transaction: a reader blocked on the stream wakes once, with the whole tick, instead of

@@ -3,11 +3,21 @@
  * memory while Redis is away (`enableOfflineQueue: false`): a command sent while disconnected fails
  * at once, so the backlog stays in the outbox on disk and memory stays flat. ioredis reconnects in
  * the background with capped exponential backoff; every state change is logged once.
+ *
+ * With `persistence` set (the relay's link), every new connection first reads Redis's persistence
+ * (redis-persistence.ts) and counts as connected only once it is durable, or volatile Redis is
+ * allowed: a Redis that came back from a restart with another configuration is caught before the
+ * relay sends it anything. A refused Redis is checked again every `recheckMs`, so fixing its
+ * configuration (`CONFIG SET appendonly yes`) resumes the relay without a restart; meanwhile the
+ * records wait in the outbox on disk.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../../common/logger.js';
+import { probePersistence, volatileRedisMessage, type RedisPersistence } from './redis-persistence.js';
 
-export type RedisState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
+/** `verifying`: connected, persistence being read; `refused`: connected, but not durable. */
+export type RedisState =
+  'connecting' | 'verifying' | 'connected' | 'refused' | 'reconnecting' | 'disconnected' | 'closed';
 
 export interface RedisLinkOptions {
   url: string;
@@ -16,6 +26,8 @@ export interface RedisLinkOptions {
   logger: Logger;
   /** Shown by `CLIENT LIST`; default `spike-relay`. */
   connectionName?: string;
+  /** Check persistence on every connection (see above); unset: no check. */
+  persistence?: { allowVolatile: boolean; recheckMs: number; timeoutMs: number };
 }
 
 export interface RedisLinkStats {
@@ -25,6 +37,8 @@ export interface RedisLinkStats {
   /** Times the connection became ready after having been lost. */
   reconnects: number;
   lastError: string | null;
+  /** What the last persistence check found (null: not checked yet, or no check). */
+  persistence: RedisPersistence | null;
 }
 
 export class RedisLink {
@@ -34,6 +48,10 @@ export class RedisLink {
   private readyCount = 0;
   private lastError: string | null = null;
   private errorLogged = false;
+  private persistence: RedisPersistence | null = null;
+  /** The verdict last logged, so a refused Redis checked every few seconds is logged once. */
+  private loggedVerdict: string | null = null;
+  private recheck: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(state: RedisState) => void>();
 
   constructor(private readonly options: RedisLinkOptions) {
@@ -48,9 +66,16 @@ export class RedisLink {
     this.client.on('ready', () => {
       this.readyCount++;
       this.errorLogged = false;
-      this.set('connected');
+      if (!options.persistence) this.set('connected');
+      else {
+        this.set('verifying');
+        void this.verify(this.readyCount);
+      }
     });
-    this.client.on('close', () => this.set('disconnected'));
+    this.client.on('close', () => {
+      clearTimeout(this.recheck);
+      this.set('disconnected');
+    });
     this.client.on('reconnecting', () => this.set('reconnecting'));
     this.client.on('end', () => this.set('closed'));
     // Without an 'error' listener ioredis prints every failed reconnection attempt; log the first
@@ -66,9 +91,46 @@ export class RedisLink {
     return this._state;
   }
 
-  /** True when commands can be sent. */
+  /** True when commands can be sent (and, with the persistence check, Redis passed it). */
   get ready(): boolean {
-    return this.client.status === 'ready';
+    return this.client.status === 'ready' && this._state === 'connected';
+  }
+
+  /**
+   * Reads the persistence of connection `epoch` and moves to `connected` or `refused`. A check cut
+   * short by a lost connection is dropped (the next connection checks again); one that times out
+   * resets the connection, as a send that times out does.
+   */
+  private async verify(epoch: number): Promise<void> {
+    const check = this.options.persistence!;
+    let found: RedisPersistence;
+    try {
+      found = await probePersistence(this.client, check.timeoutMs);
+    } catch (error) {
+      if (epoch !== this.readyCount || this.client.status !== 'ready') return;
+      this.lastError = `persistence check failed: ${(error as Error).message}`;
+      this.options.logger.warn({ err: this.lastError }, 'redis persistence check failed; reconnecting');
+      this.reset();
+      return;
+    }
+    if (epoch !== this.readyCount || this.client.status !== 'ready' || this._state === 'closed') return;
+    this.persistence = found;
+    const log = { redisUrl: this.options.url, persistence: found };
+    const first = this.loggedVerdict !== found.detail;
+    this.loggedVerdict = found.detail;
+    if (found.verdict === 'durable') {
+      if (first) this.options.logger.info(log, 'redis is durable');
+      this.set('connected');
+    } else if (check.allowVolatile) {
+      if (first) this.options.logger.warn(log, 'redis is not durable; sending anyway (--allow-volatile-redis)');
+      this.set('connected');
+    } else {
+      this.lastError = volatileRedisMessage(this.options.url, found);
+      if (first) this.options.logger.error(log, `relay paused, records stay in the outbox: ${this.lastError}`);
+      this.set('refused');
+      this.recheck = setTimeout(() => void this.verify(epoch), check.recheckMs);
+      this.recheck.unref();
+    }
   }
 
   /** Increments each time the connection becomes ready: objects bound to a connection compare it. */
@@ -106,13 +168,15 @@ export class RedisLink {
       since: this.since,
       reconnects: Math.max(0, this.readyCount - 1),
       lastError: this.lastError,
+      persistence: this.persistence,
     };
   }
 
   /** Closes the connection: QUIT when connected (bounded wait), otherwise a plain disconnect. */
   async close(timeoutMs = 1000): Promise<void> {
     if (this._state === 'closed') return;
-    if (this.ready) {
+    clearTimeout(this.recheck);
+    if (this.client.status === 'ready') {
       const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
       await Promise.race([
         this.client.quit().then(

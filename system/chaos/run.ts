@@ -199,7 +199,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           SIM_SEED: o.seed,
           SIM_TICK_MS: String(o.tickMs),
           SIM_PROBABILITY_SCALE: String(o.probabilityScale),
-          OUTBOX_DIR: path.join(workDir, 'outbox'),
+          DATA_DIR: workDir,
           RELAY_BACKOFF_MAX_MS: '1000',
           RELAY_DRAIN_TIMEOUT_MS: '60000',
         },

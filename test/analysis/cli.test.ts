@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUEUE_ANALYSIS } from '../../analysis/job.js';
-import { loadLatestEstimates } from '../../analysis/estimates-reader.js';
+import { loadLatestEstimates } from '../../clickhouse/estimates.js';
 import { ClickHouseStore, createClickHouse, migrate } from '../../clickhouse/index.js';
 import { ROOT, runCli } from '../helpers/run-cli.js';
 import { REDIS_URL, TestRedis, simulatedRun, waitFor } from './helpers.js';
@@ -31,6 +31,7 @@ describe('eval:estimates', () => {
     const report = JSON.parse(r.stdout) as {
       maeWellObserved: Record<'cpu' | 'io' | 'memory', number>;
       coverage95: number;
+      normalisedErrorRms: number;
       queriesWellObserved: number;
       byObservations: Record<
         string,
@@ -40,10 +41,15 @@ describe('eval:estimates', () => {
         }
       >;
       overall: { errors: Record<string, unknown> };
+      timingsMs: { lastRun: { solve: number; solveCpu: number } };
     };
     expect(Object.keys(report.maeWellObserved).sort()).toEqual(['cpu', 'io', 'memory']);
     for (const mae of Object.values(report.maeWellObserved)) expect(mae).toBeLessThanOrEqual(2);
     expect(report.coverage95).toBeGreaterThanOrEqual(0.9);
+    // Calibrated sd's: the errors are about one sd (measured 1.08 on this seed).
+    expect(report.normalisedErrorRms).toBeGreaterThan(0.7);
+    expect(report.normalisedErrorRms).toBeLessThan(1.4);
+    expect(report.timingsMs.lastRun.solveCpu).toBeGreaterThan(0);
     expect(report.queriesWellObserved).toBeGreaterThan(30);
     expect(Object.keys(report.byObservations)).toEqual(['0', '1-9', '10-29', '30-99', '100+']);
     expect(Object.keys(report.byObservations['100+']!.errors.cpu!).sort()).toEqual(['mae', 'p50', 'p90', 'p99']);

@@ -10,17 +10,19 @@ import {
   ClickHouseEstimatesSink,
   QUEUE_ANALYSIS,
   analysisOptions,
-  loadLatestEstimates,
   startAnalysis,
-  subscribeEstimates,
   type AnalysisHandle,
   type AnalysisSettingValues,
-  type EstimateRow,
-  type EstimatesAnnouncement,
   type EstimatesSink,
-  type VersionRow,
 } from '../../analysis/index.js';
-import { ClickHouseStore, migrate } from '../../clickhouse/index.js';
+import {
+  ClickHouseStore,
+  loadLatestEstimates,
+  migrate,
+  type EstimateRow,
+  type VersionRow,
+} from '../../clickhouse/index.js';
+import { subscribeEstimates, type EstimatesAnnouncement } from '../../common/estimates-channel.js';
 import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
 import { REDIS_URL, TestRedis, simulatedRun, sleep, waitFor } from './helpers.js';
 

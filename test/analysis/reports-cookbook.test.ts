@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouse, migrate, type ClickHouseClient } from '../../clickhouse/index.js';
-import { queryReadOnly } from '../../clickhouse/read-only.js';
+import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { silentLogger } from '../../common/logger.js';
 import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
 import { ROOT } from '../helpers/run-cli.js';
 import { insertEstimates, populate } from './reports-fixture.js';
@@ -35,7 +35,7 @@ function cookbookRecipes(markdown: string): Recipe[] {
 
 const recipes = cookbookRecipes(readFileSync(`${ROOT}README.md`, 'utf8'));
 let ch: TempClickHouse;
-let reader: ClickHouseClient;
+let reader: ReadOnlyPool;
 
 beforeAll(async () => {
   ch = openTempClickHouse();
@@ -46,8 +46,12 @@ beforeAll(async () => {
     Date.UTC(2026, 0, 1, 0, 3),
   ]);
   expect(estimates, 'the estimates tables (migration 010) exist').toBe(true);
-  // Reads on a client of their own: chDB keeps `readonly = 1` on the session that sent it.
-  reader = createClickHouse({ kind: 'embedded', dataPath: ch.dataPath });
+  // Reads through the read-only path (the guard, readonly = 1, the limits), as npm run sql does.
+  reader = await openReadOnlyPool({
+    target: { kind: 'embedded', dataPath: ch.dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
 }, 60_000);
 afterAll(async () => {
   await reader?.close();
@@ -64,7 +68,7 @@ describe('SQL cookbook (README.md)', () => {
   });
 
   it.each(recipes.map((r) => [r.heading, r.sql]))('%s — runs read-only and returns rows', async (_heading, sql) => {
-    const result = await queryReadOnly(reader, sql);
+    const result = await reader.query(sql);
     expect(result.columns.length).toBeGreaterThan(0);
     expect(result.rows.length).toBeGreaterThan(0);
   });

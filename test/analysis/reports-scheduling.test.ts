@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouse, migrate, type ClickHouseClient } from '../../clickhouse/index.js';
-import { queryReadOnly } from '../../clickhouse/read-only.js';
+import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { silentLogger } from '../../common/logger.js';
 import type { RangeInfo } from '../../analysis/reports/records.js';
 import { loadScheduling, phase } from '../../analysis/reports/scheduling.js';
 import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
@@ -15,8 +15,8 @@ const T0 = Date.UTC(2026, 0, 1);
 const QUERY = randomUUID();
 
 let ch: TempClickHouse;
-let reader: ClickHouseClient;
-const query = (sql: string) => queryReadOnly(reader, sql);
+let reader: ReadOnlyPool;
+const query = (sql: string) => reader.query(sql);
 
 type Stats = [avg: number, min: number, max: number];
 const LEVEL: Stats = [100, 95, 105];
@@ -114,7 +114,11 @@ beforeAll(async () => {
     values: Array.from({ length: 20 }, (_, i) => executionRow(1000 + i * 10, 0)),
     format: 'JSONEachRow',
   });
-  reader = createClickHouse({ kind: 'embedded', dataPath: ch.dataPath });
+  reader = await openReadOnlyPool({
+    target: { kind: 'embedded', dataPath: ch.dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

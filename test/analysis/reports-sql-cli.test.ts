@@ -5,26 +5,30 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouse, migrate, type ClickHouseClient } from '../../clickhouse/index.js';
-import { startQueryService, type QueryService } from '../../clickhouse/query-service.js';
+import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { startHttpInterface, type HttpInterface } from '../../clickhouse/http-interface.js';
 import { silentLogger } from '../../common/logger.js';
 import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
-import { ROOT, runCli, type CliResult } from '../helpers/run-cli.js';
+import { ROOT, cliArgv, runCli, type CliResult } from '../helpers/run-cli.js';
 import { populate } from './reports-fixture.js';
 
 const CLI = 'analysis/sql-cli.ts';
 let ch: TempClickHouse;
-let reader: ClickHouseClient;
-let service: QueryService;
+let reader: ReadOnlyPool;
+let service: HttpInterface;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   ch = openTempClickHouse();
   await migrate(ch.client, { database: 'spike' });
   await populate(ch.client, { seed: 'sql-cli', minutes: 1 });
-  // The endpoint's own client: chDB keeps `readonly = 1` on the session that sent it.
-  reader = createClickHouse({ kind: 'embedded', dataPath: ch.dataPath });
-  service = await startQueryService({ client: reader, port: 0, logger: silentLogger });
+  // The endpoint's own read-only path: sessions of its own, the guard, readonly = 1 and the limits.
+  reader = await openReadOnlyPool({
+    target: { kind: 'embedded', dataPath: ch.dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
+  service = await startHttpInterface({ queries: reader, port: 0, logger: silentLogger });
   env = { QUERY_URL: service.url, CLICKHOUSE_URL: '' };
 }, 60_000);
 afterAll(async () => {
@@ -38,7 +42,7 @@ const sql = (...args: string[]) => runCli(CLI, args, env);
 /** The CLI with the query on stdin. */
 function sqlStdin(input: string, args: string[] = []): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(`${ROOT}node_modules/.bin/tsx`, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(...cliArgv(CLI, args), { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -113,7 +117,7 @@ describe('npm run sql', () => {
       ['SELECT 1 SETTINGS readonly = 0', /refused|query failed/],
     ];
     const before = await counts();
-    // Concurrently: each is a child process that mostly waits for tsx to start.
+    // Concurrently: each is a child process that mostly waits for node to start.
     const results = await Promise.all(refused.map(([statement]) => sql(statement)));
     for (const [i, r] of results.entries()) {
       const [statement, message] = refused[i]!;

@@ -9,9 +9,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouse, migrate, type ClickHouseClient } from '../../clickhouse/index.js';
-import { startQueryService, type QueryService } from '../../clickhouse/query-service.js';
-import { queryReadOnly } from '../../clickhouse/read-only.js';
+import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { startHttpInterface, type HttpInterface } from '../../clickhouse/http-interface.js';
 import { silentLogger } from '../../common/logger.js';
 import {
   checkReportInBrowser,
@@ -27,14 +26,11 @@ import { insertEstimates, populate, type Populated } from './reports-fixture.js'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM;
 const out = mkdtempSync(join(tmpdir(), 'spike-reports-'));
 let ch: TempClickHouse;
-/**
- * Reads go through a client of their own, as in the product: chDB keeps `readonly = 1` for the rest
- * of the session of the client that sent it, which would stop the writes below.
- */
-let reader: ClickHouseClient;
+/** Reads go through the read-only path on sessions of their own, as in the product. */
+let reader: ReadOnlyPool;
 let data: Populated;
 let hasEstimateTables = false;
-const query = (sql: string) => queryReadOnly(reader, sql);
+const query = (sql: string) => reader.query(sql);
 
 beforeAll(async () => {
   ch = openTempClickHouse();
@@ -43,7 +39,11 @@ beforeAll(async () => {
   await migrate(ch.client, { database: 'spike_plain' });
   data = await populate(ch.client, { seed: 'reports', minutes: 6, schedulerFromMinute: 3 });
   await populate(ch.client, { seed: 'plain', minutes: 1, database: 'spike_plain' });
-  reader = createClickHouse({ kind: 'embedded', dataPath: ch.dataPath });
+  reader = await openReadOnlyPool({
+    target: { kind: 'embedded', dataPath: ch.dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
 }, 60_000);
 afterAll(async () => {
   await reader?.close();
@@ -100,6 +100,12 @@ describe('reports', () => {
 
     const summary = JSON.parse(readFileSync(w.summary, 'utf8')) as ReportSummary;
     expect(summary.range.windows).toBe(data.windows);
+    // More windows than points: drawn per minute, aggregated in ClickHouse, the last 10 minutes window by window.
+    expect(summary.range.aggregatedPerMs).toBe(60_000);
+    // The spikes survive: a period's band reaches the highest window maximum in it.
+    const periods = w.report.data.aggregated!.periods;
+    expect(Math.max(...periods.map((p) => p.cpuMax))).toBe(Math.max(...w.report.data.windows.map((x) => x.cpuMax)));
+    expect(w.report.data.aggregated!.periods.reduce((n, p) => n + p.windows, 0)).toBe(data.windows);
     expect(summary.executions).toBe(data.executions);
     expect(summary.markers).toEqual([{ time: new Date(data.schedulerStart!).toISOString(), label: 'scheduler on' }]);
     expect(summary.segments.map((s) => [s.label, s.windows])).toEqual([
@@ -137,6 +143,7 @@ describe('reports', () => {
         'chart-estimates',
         'chart-in-band',
         'chart-resources',
+        'chart-resources-recent',
         'chart-scheduling',
         'chart-spike-shares',
         'chart-spike-windows',
@@ -183,9 +190,9 @@ describe('reports', () => {
 });
 
 describe('npm run report', () => {
-  let service: QueryService;
+  let service: HttpInterface;
   beforeAll(async () => {
-    service = await startQueryService({ client: reader, port: 0, logger: silentLogger });
+    service = await startHttpInterface({ queries: reader, port: 0, logger: silentLogger });
   });
   afterAll(async () => service?.close());
 

@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { contiguousRuns } from '../../analysis/estimator/blocks.js';
 import { cholesky, choleskySolve, inverseDiagonal, type DenseMatrix } from '../../analysis/estimator/linear-algebra.js';
+import { factorGram, lowRankRidge } from '../../analysis/estimator/low-rank.js';
 import { solveNonNegative } from '../../analysis/estimator/nonnegative.js';
-import { DEFAULT_SOLVE_OPTIONS, solveCosts } from '../../analysis/estimator/solve.js';
-import { timeSlicer } from '../../analysis/estimator/pause.js';
+import { denseRidge } from '../../analysis/estimator/ridge.js';
+import { DEFAULT_SOLVE_OPTIONS, solveCosts, type CostSolution } from '../../analysis/estimator/solve.js';
+import { noPause, timeSlicer } from '../../analysis/estimator/pause.js';
 import { KIND_PAIR, KIND_QUERY, KIND_TOTAL, statsFromRows, type StatsRow } from '../../analysis/estimator/stats.js';
 import { SolveError } from '../../analysis/errors.js';
 
@@ -117,7 +119,10 @@ describe('solveCosts', () => {
       ...Array.from({ length: 50 }, () => ({ x: [1, 1], y: [90, 100, 100] as [number, number, number] })),
     ];
     const solution = await solveCosts(statsFromRows(statsOf(['a', 'b'], windows, 0)));
+    const a = solution.estimates.find((e) => e.queryId === 'a')!;
     const b = solution.estimates.find((e) => e.queryId === 'b')!;
+    // A alone explains the totals: about 95 (cpu), a little less for the ridge toward the prior.
+    expect(a.mean[0]).toBeGreaterThan(90);
     expect(b.mean[0]).toBe(0);
     expect(b.lower[0]).toBe(0);
     expect(solution.clamped).toBeGreaterThan(0);
@@ -141,35 +146,65 @@ describe('solveCosts', () => {
     }
   });
 
-  it('gives the same means on the sparse path (conjugate gradients) as on the dense one', async () => {
-    const stats = statsFromRows(statsOf(ids, randomWindows(costs, 2000, 0.3)));
-    const dense = await solveCosts(stats, { denseLimit: 1000, minPriorQueries: 5 });
-    const sparse = await solveCosts(stats, { denseLimit: 1, minPriorQueries: 5 });
-    expect(sparse.solver).toBe('sparse');
-    for (let q = 0; q < ids.length; q++) {
-      for (let r = 0; r < 3; r++) expect(sparse.estimates[q]!.mean[r]).toBeCloseTo(dense.estimates[q]!.mean[r]!, 1);
-    }
+  it('gives the same means, sd’s and prior through the rank of XᵀX as densely (fewer windows than queries)', async () => {
+    // 300 queries in 120 windows: XᵀX has rank ≤ 120, most queries are seen a few times.
+    const many = Array.from({ length: 300 }, (_, i) => `q${String(i).padStart(4, '0')}`);
+    const manyCosts = many.map(
+      (_, i) => [20 + (i % 50), 30 + ((i * 7) % 40), 25 + ((i * 3) % 45)] as [number, number, number],
+    );
+    const stats = statsFromRows(statsOf(many, randomWindows(manyCosts, 120, 0.04, 11)));
+    const dense = await solveCosts(stats, { denseLimit: 1000 });
+    const lowRank = await solveCosts(stats, { denseLimit: 1 });
+    expect(stats.gram.n).toBeGreaterThan(2 * stats.totals.windows);
+    expectSameSolution(dense, lowRank);
   });
 
-  it('yields to the event loop while it solves (the embedded process keeps ticking)', async () => {
-    const many = Array.from({ length: 400 }, (_, i) => `q${String(i).padStart(4, '0')}`);
-    const manyCosts = many.map((_, i) => [20 + (i % 50), 30 + (i % 40), 25 + (i % 45)] as [number, number, number]);
-    const stats = statsFromRows(statsOf(many, randomWindows(manyCosts, 600, 0.03)));
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 5);
-    const started = performance.now();
-    await solveCosts(stats, DEFAULT_SOLVE_OPTIONS, timeSlicer(10));
-    const elapsed = performance.now() - started;
-    clearInterval(timer);
-    // A solve that held the loop would let the timer fire at most once.
-    expect(ticks).toBeGreaterThan(Math.min(5, elapsed / 50));
-  });
+  it.each([
+    ['dense', DEFAULT_SOLVE_OPTIONS.denseLimit, 600],
+    ['low-rank', 1, 200],
+  ] as const)(
+    'yields to the event loop while it solves (%s; the embedded process keeps ticking)',
+    async (solver, denseLimit, windows) => {
+      const many = Array.from({ length: 400 }, (_, i) => `q${String(i).padStart(4, '0')}`);
+      const manyCosts = many.map((_, i) => [20 + (i % 50), 30 + (i % 40), 25 + (i % 45)] as [number, number, number]);
+      const stats = statsFromRows(statsOf(many, randomWindows(manyCosts, windows, 0.03)));
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      const started = performance.now();
+      expect((await solveCosts(stats, { denseLimit }, timeSlicer(10))).solver).toBe(solver);
+      const elapsed = performance.now() - started;
+      clearInterval(timer);
+      // A solve that held the loop would let the timer fire at most once.
+      expect(ticks).toBeGreaterThan(Math.min(5, elapsed / 50));
+    },
+  );
 
   it('returns no estimate without data', async () => {
     const solution = await solveCosts(statsFromRows([]));
     expect(solution.estimates).toEqual([]);
   });
 });
+
+/** Two solutions of the same statistics, one dense and one through the rank of XᵀX, agree. */
+function expectSameSolution(dense: CostSolution, lowRank: CostSolution) {
+  expect(dense.solver).toBe('dense');
+  expect(lowRank.solver).toBe('low-rank');
+  expect(lowRank.estimates.map((e) => e.queryId)).toEqual(dense.estimates.map((e) => e.queryId));
+  // Equal up to rounding (measured: within 1e-8, relative).
+  const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThan(1e-6 * Math.max(1, Math.abs(b)));
+  for (let r = 0; r < 3; r++) {
+    close(lowRank.prior.mean[r]!, dense.prior.mean[r]!);
+    close(lowRank.prior.sd[r]!, dense.prior.sd[r]!);
+    close(lowRank.noise.sd[r]!, dense.noise.sd[r]!);
+  }
+  dense.estimates.forEach((d, q) => {
+    const l = lowRank.estimates[q]!;
+    for (let r = 0; r < 3; r++) {
+      close(l.mean[r]!, d.mean[r]!);
+      expect(Math.abs(l.sd[r]! - d.sd[r]!)).toBeLessThan(1e-6 * d.sd[r]!);
+    }
+  });
+}
 
 describe('linear algebra', () => {
   const m: DenseMatrix = { n: 3, data: Float64Array.from([4, 2, 0.4, 2, 5, 1, 0.4, 1, 3]) };
@@ -186,6 +221,48 @@ describe('linear algebra', () => {
       expect(diag[j]).toBeCloseTo(choleskySolve(l, e)[j]!, 12);
     }
   });
+
+  it.each([
+    ['more windows than queries (full rank)', 30, 2000, 0.3],
+    ['fewer windows than queries', 300, 120, 0.04],
+  ] as const)(
+    'factors XᵀX + λI through its rank as the dense Cholesky does: %s',
+    async (_name, queries, windowCount, rate) => {
+      const qs = Array.from({ length: queries }, (_, i) => `q${String(i).padStart(4, '0')}`);
+      const qCosts = qs.map(
+        (_, i) => [20 + (i % 50), 30 + ((i * 7) % 40), 25 + ((i * 3) % 45)] as [number, number, number],
+      );
+      const stats = statsFromRows(statsOf(qs, randomWindows(qCosts, windowCount, rate, 11)));
+      const n = stats.gram.n;
+      const vectors = [new Float64Array(n).fill(1), ...stats.xty];
+      const gram = await factorGram(stats.gram, stats.totals.windows);
+      expect(gram.rank).toBe(Math.min(n, stats.totals.windows));
+      const dense = denseRidge(stats.gram, vectors, noPause);
+      const lowRank = lowRankRidge(gram, vectors);
+      const close = (a: number, b: number, tolerance: number) =>
+        expect(Math.abs(a - b)).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(b)));
+      // From a ridge far below the data's scale (the likelihood's grid starts there) to one above it.
+      for (const lambda of [1e-4, 0.05, 5]) {
+        const d = await dense.factor(lambda);
+        const l = await lowRank.factor(lambda);
+        close(l.logDeterminant, d.logDeterminant, 1e-9);
+        for (let i = 0; i < vectors.length; i++)
+          for (let j = 0; j < vectors.length; j++) close(l.form(i, j), d.form(i, j), 1e-7);
+        const [ld, dd] = [await l.inverseDiagonal(), await d.inverseDiagonal()];
+        dd.forEach((v, q) => close(ld[q]!, v, 1e-6));
+        const [ls, ds] = [l.solve(stats.xty[0]), d.solve(stats.xty[0])];
+        ds.forEach((v, q) => close(ls[q]!, v, 1e-6));
+      }
+      // The active set's subproblems: every other query held at 0.
+      const free = Uint8Array.from({ length: n }, (_, q) => (q % 2 === 0 ? 1 : 0));
+      const [lf, df] = [
+        await lowRank.solveFree(0.05, free, stats.xty[1]),
+        await dense.solveFree(0.05, free, stats.xty[1]),
+      ];
+      df.forEach((v, q) => close(lf[q]!, v, 1e-6));
+      lf.forEach((v, q) => free[q] === 0 && expect(v).toBe(0));
+    },
+  );
 
   it('refuses a matrix that is not positive definite', async () => {
     await expect(cholesky({ n: 2, data: Float64Array.from([1, 2, 2, 1]) })).rejects.toBeInstanceOf(SolveError);

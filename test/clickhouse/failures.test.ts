@@ -9,6 +9,7 @@ describe('classifyFailure', () => {
   it('calls data errors permanent', () => {
     expect(classifyFailure(ch('376', 'CANNOT_PARSE_UUID'))).toBe('permanent');
     expect(classifyFailure(ch('53', 'TYPE_MISMATCH'))).toBe('permanent');
+    expect(classifyFailure(ch('469', 'VIOLATED_CONSTRAINT'))).toBe('permanent');
     expect(classifyFailure(new InvalidRecordError('x', 'bad'))).toBe('permanent');
   });
 

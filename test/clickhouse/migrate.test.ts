@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,33 @@ describe('migrate', () => {
     ]);
   });
 
+  it('adds the per-mover delay split to existing executions, crediting their last mover', async () => {
+    // A database at version 3 (before the split existed), with one moved and one unmoved execution.
+    const early = Object.fromEntries(
+      readdirSync(MIGRATIONS_DIR)
+        .filter((f) => /^00[1-3]_/.test(f))
+        .map((f) => [f, readFileSync(join(MIGRATIONS_DIR, f), 'utf8')]),
+    );
+    expect((await migrate(ch.client, { database: 'split_db', migrationsDir: migrationsDir(early) })).applied).toEqual([
+      1, 2, 3,
+    ]);
+    const old = { queued_tick: 1, executed_tick: 12, queued_at: 100, executed_at: 1200, query_id: randomUUID() };
+    await ch.client.insert({
+      table: 'split_db.executions',
+      format: 'JSONEachRow',
+      values: [
+        { ...old, execution_id: randomUUID(), added_delay: 10, delay_count: 2, delayed_by: 'scheduler' },
+        { ...old, execution_id: randomUUID(), added_delay: 10, delay_count: 1, delayed_by: null },
+        { ...old, execution_id: randomUUID(), added_delay: 0, delay_count: 0, delayed_by: null },
+      ],
+    });
+    expect((await migrate(ch.client, { database: 'split_db' })).applied).toContain(4);
+    const split = await rows<{ parts: Record<string, number> }>(
+      'SELECT added_delay_by AS parts FROM split_db.executions_dedup ORDER BY delay_count DESC',
+    );
+    expect(split.map((r) => r.parts)).toEqual([{ scheduler: 10 }, { '': 10 }, {}]);
+  });
+
   it('uses a separate database when asked', async () => {
     const result = await migrate(ch.client, { database: 'other_db' });
     expect(result.applied.length).toBeGreaterThanOrEqual(3);
@@ -89,6 +117,14 @@ describe('migrate', () => {
       )[0]!.engine_full;
     await migrate(ch.client, { database: 'spike', retentionDays: 30 });
     expect(await ttl()).toContain('TTL toDateTime(executed_at) + toIntervalDay(30)');
+    // The reports' rollups of executions (migration 013) expire with them, by the same day.
+    const rollups = await rows<{ name: string; engine_full: string }>(
+      "SELECT name, engine_full FROM system.tables WHERE database = 'spike' AND name IN ('execution_buckets', 'query_buckets') ORDER BY name",
+    );
+    expect(rollups.map((r) => [r.name, / TTL (.+?) SETTINGS /.exec(r.engine_full)?.[1]])).toEqual([
+      ['execution_buckets', 'toDateTime(day) + toIntervalDay(30)'],
+      ['query_buckets', 'toDateTime(day) + toIntervalDay(30)'],
+    ]);
     await migrate(ch.client, { database: 'spike', retentionDays: 7 });
     expect(await ttl()).toContain('TTL toDateTime(executed_at) + toIntervalDay(7)');
     await migrate(ch.client, { database: 'spike', retentionDays: 0 });

@@ -18,6 +18,13 @@ describe('toExecutionRow', () => {
     });
   });
 
+  it('carries the per-mover split when the record has one, and leaves it to the column default otherwise', () => {
+    const split = execution(5, { delayedBy: 'alice', addedDelay: 1203, delayCount: 3 });
+    split.addedDelayBy = { scheduler: 3, alice: 1200 };
+    expect(toExecutionRow(split).added_delay_by).toEqual({ scheduler: 3, alice: 1200 });
+    expect('added_delay_by' in toExecutionRow(execution(5, { delayedBy: 'scheduler', delayCount: 1 }))).toBe(false);
+  });
+
   it('treats a missing delayedBy as null', () => {
     const rest: Partial<ReturnType<typeof execution>> = execution(1);
     delete rest.delayedBy;
@@ -35,6 +42,10 @@ describe('toExecutionRow', () => {
     ['executedAt', { executedAt: '2026-01-01' }],
     ['executedTick', { queuedTick: 100, executedTick: 99 }],
     ['delayedBy', { delayedBy: 7 }],
+    ['addedDelayBy', { delayCount: 1, addedDelayBy: [3] }],
+    ['addedDelayBy', { delayCount: 1, addedDelayBy: { a: 1, b: 2 } }],
+    ['addedDelayBy.a', { delayCount: 1, addedDelayBy: { a: 1.5 } }],
+    ['addedDelayBy.a', { delayCount: 1, addedDelayBy: { a: 2 ** 31 } }],
     ['type', { type: 'window' }],
   ])('refuses a bad %s', (field, patch) => {
     const bad = { ...execution(1), ...patch } as unknown;

@@ -64,6 +64,7 @@ describe('ClickHouseStore', () => {
   it('stores every column as given (ticks above 2^32, nulls, delays)', async () => {
     const b = block(3);
     const e = execution(b, { addedDelay: -3, delayCount: 2, delayedBy: 'scheduler', queuedTick: BASE_TICK + b - 5 });
+    e.runId = '20260101T081959Z-5e1f0a';
     await store.insertExecutions([e]);
     const rs = await ch.client.query({
       query: 'SELECT * EXCEPT inserted_at FROM spike.executions_dedup WHERE execution_id = {id:UUID}',
@@ -81,7 +82,37 @@ describe('ClickHouseStore', () => {
         added_delay: -3,
         delay_count: 2,
         delayed_by: 'scheduler',
+        // A record without the split (an older capture's): the default credits the last mover.
+        added_delay_by: { scheduler: -3 },
+        run_id: '20260101T081959Z-5e1f0a',
       },
+    ]);
+  });
+
+  it('stores who moved an execution by how much, and answers per-mover questions', async () => {
+    const b = block(5);
+    const both = execution(b, {
+      addedDelay: 1197,
+      delayCount: 3,
+      delayedBy: 'scheduler',
+      queuedTick: BASE_TICK + b - 1198,
+    });
+    both.addedDelayBy = { scheduler: -3, alice: 1200 };
+    const alone = execution(b + 1, { addedDelay: 4, delayCount: 1, delayedBy: 'scheduler' });
+    alone.addedDelayBy = { scheduler: 4 };
+    const untouched = execution(b + 2);
+    await store.insertExecutions([both, alone, untouched]);
+    const rs = await ch.client.query({
+      query: `SELECT toString(execution_id) AS id, added_delay_by AS parts, added_delay_by['scheduler'] AS by_scheduler,
+                arrayExists(m -> m != 'scheduler', mapKeys(added_delay_by)) AS moved_by_others
+              FROM spike.executions_dedup WHERE executed_tick BETWEEN {from:Int64} AND {to:Int64} ORDER BY executed_tick`,
+      query_params: { from: BASE_TICK + b, to: BASE_TICK + b + 2 },
+      format: 'JSONEachRow',
+    });
+    expect(await rs.json()).toEqual([
+      { id: both.executionId, parts: { scheduler: -3, alice: 1200 }, by_scheduler: -3, moved_by_others: 1 },
+      { id: alone.executionId, parts: { scheduler: 4 }, by_scheduler: 4, moved_by_others: 0 },
+      { id: untouched.executionId, parts: {}, by_scheduler: 0, moved_by_others: 0 },
     ]);
   });
 
@@ -93,6 +124,31 @@ describe('ClickHouseStore', () => {
     expect(error).toBeInstanceOf(InvalidRecordError);
     expect(error).toMatchObject({ field: '[1].delayCount' });
     expect((await store.countExecutions({ from: BASE_TICK + b, to: BASE_TICK + b + 10 })).rows).toBe(0);
+  });
+
+  it('refuses rows whose field the table lost, instead of dropping the value', async () => {
+    // A database of its own: the drift must not touch the other tests' tables.
+    await migrate(ch.client, { database: 'drift' });
+    const drifted = new ClickHouseStore(ch.client, { database: 'drift' });
+    const batch = executions(block(5), 3).map((e) => ({ ...e, delayCount: 2, delayedBy: 'scheduler' }));
+    await ch.client.command({
+      query: 'ALTER TABLE drift.executions DROP COLUMN added_delay_by, DROP COLUMN delayed_by',
+    });
+    const error = await drifted.insertExecutions(batch).catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'INCORRECT_DATA' });
+    expect((error as Error).message).toMatch(/Unknown field found while parsing JSONEachRow format: delayed_by/);
+    const count = async () => {
+      const rs = await ch.client.query({ query: 'SELECT count() AS n FROM drift.executions', format: 'JSONEachRow' });
+      return Number((await rs.json<{ n: number }>())[0]!.n);
+    };
+    expect(await count()).toBe(0);
+    await ch.client.command({
+      query:
+        "ALTER TABLE drift.executions ADD COLUMN delayed_by LowCardinality(Nullable(String)) AFTER delay_count, ADD COLUMN added_delay_by Map(LowCardinality(String), Int32) DEFAULT if(delay_count = 0, map(), map(ifNull(delayed_by, ''), added_delay)) AFTER delayed_by",
+    });
+    await drifted.insertExecutions(batch);
+    const rs = await ch.client.query({ query: 'SELECT delayed_by FROM drift.executions', format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual(batch.map(() => ({ delayed_by: 'scheduler' })));
   });
 
   it('inserts windows, collapses re-deliveries and counts windows closed in the range', async () => {

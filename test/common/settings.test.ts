@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readCommandLine } from '../../common/cli.js';
 import { ConfigError } from '../../common/errors.js';
 import { decimal, instant, integer, loadSettings, oneOf, text, toggle } from '../../common/settings.js';
 
@@ -44,5 +45,17 @@ describe('loadSettings', () => {
       expect(e.source).toBe(source);
       expect(e.message).toContain(`${field} (${source})`);
     }
+  });
+});
+
+describe('a repeatable flag', () => {
+  it('joins its values with commas, in order; the environment gives the list at once', () => {
+    const ids = { ids: text({ flag: '--id', env: 'IDS', default: undefined, repeatable: true, doc: 'ids' }) };
+    const read = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+      readCommandLine({ name: 't', description: 't', argv, env }, ids)[0].ids;
+    expect(read(['--id', 'a', '--id', 'b,c', '--id', 'd'])).toBe('a,b,c,d');
+    expect(read(['--id', 'a'])).toBe('a');
+    expect(read([], { IDS: 'x,y' })).toBe('x,y');
+    expect(read([])).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@
  * A private redis-server for tests that stop, freeze or restart Redis (never the machine's shared
  * one): a free port on 127.0.0.1 and a temporary directory, spawned by the product's own
  * `RedisServer` (system/private-redis.ts).
- *   persistence 'aof'  — as production runs Redis (ARCHITECTURE.md): every write appended and
+ *   persistence 'aof'  — as production runs Redis (docs/architecture.md): every write appended and
  *                        fsynced before it is acknowledged; `stop()` is a SIGTERM (what `docker stop`
  *                        sends), so what comes back after `restart()` is only what the AOF made durable.
  *   persistence 'none' — no automatic persistence; `stop()` is `SHUTDOWN SAVE`, so `restart()` comes
@@ -19,10 +19,15 @@ export { RedisStartError } from '../../system/private-redis.js';
 export class TestRedis {
   private constructor(private readonly server: RedisServer) {}
 
-  static async start(options: { persistence: 'aof' | 'none' }): Promise<TestRedis> {
+  /** `extraArgs`: more redis-server arguments, e.g. `['--rename-command', 'CONFIG', '']`; `port`: a given one. */
+  static async start(options: {
+    persistence: 'aof' | 'none';
+    extraArgs?: string[];
+    port?: number;
+  }): Promise<TestRedis> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `test-redis-${options.persistence}-`));
     try {
-      return new TestRedis(await RedisServer.start({ dir, persistence: options.persistence }));
+      return new TestRedis(await RedisServer.start({ dir, ...options }));
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;

@@ -1,9 +1,19 @@
-/** Runs one of the project's TypeScript entry points as a child process, the way npm scripts do. */
+/**
+ * Runs one of the project's TypeScript entry points as a child process, as its npm script does: from
+ * the repository root, with the caller's environment on top of this one. The code is compiled once
+ * per run (cli-bundles.ts); the command line, environment and signals are what the script gets.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cliCommand } from './cli-bundles.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
+
+/** `spawn(...cliArgv(entry, args), options)`: the program and arguments that start `entry`. */
+export function cliArgv(entry: string, args: string[]): [string, string[]] {
+  const { file, args: head } = cliCommand(ROOT, entry);
+  return [file, [...head, ...args]];
+}
 
 export interface CliResult {
   code: number | null;
@@ -13,7 +23,7 @@ export interface CliResult {
 
 export function runCli(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [entry, ...args], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(...cliArgv(entry, args), { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -25,7 +35,7 @@ export function runCli(entry: string, args: string[], env: NodeJS.ProcessEnv = {
 
 /** Starts a long-running entry point; the caller stops it. */
 export function startCli(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(TSX, [entry, ...args], {
+  return spawn(...cliArgv(entry, args), {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

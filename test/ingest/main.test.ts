@@ -9,14 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../common/free-port.js';
 import { ClickHouseStore, createClickHouse } from '../../clickhouse/index.js';
 import { BASE_TICK, executions } from '../clickhouse/helpers.js';
-import { ROOT, runCli } from '../helpers/run-cli.js';
+import { ROOT, cliArgv, runCli } from '../helpers/run-cli.js';
 import { REDIS_URL, TestQueues, waitFor } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../ingest/main.ts', import.meta.url));
 let queues: TestQueues;
 let dataPath: string;
 const children: ChildProcess[] = [];
@@ -43,9 +43,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 function start(extra: Record<string, string> = {}): { child: ChildProcess; log: () => string } {
-  // node itself, not the tsx wrapper: a SIGKILL must hit the process that holds the jobs (the
-  // wrapper would die and leave its node child running).
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  // node itself, not a wrapper: a SIGKILL must hit the process that holds the jobs (tsx's wrapper
+  // would die and leave its node child running).
+  const child = spawn(...cliArgv('ingest/main.ts', []), {
     cwd: ROOT,
     env: { ...process.env, ...env(extra) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,11 +76,23 @@ async function storedIn(from: number, count: number) {
 }
 
 describe('ingest main', () => {
-  it('stores queued executions and shuts down cleanly on SIGTERM', async () => {
-    const { child, log } = start({ INGEST_FLUSH_MS: '50' });
+  it('stores queued executions, answers /healthz and /metrics, and shuts down cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const { child, log } = start({ INGEST_FLUSH_MS: '50', INGEST_HEALTH_PORT: String(port) });
     await waitFor(() => log().includes('ingest running'), 30_000, 'the worker to start');
     await queues.addExecutions(executions(0, 500));
     await waitFor(async () => (await queues.counts()).completed === 500, 30_000, '500 jobs acknowledged');
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', state: 'running', reasons: [] });
+    // GET /metrics on the same port, Prometheus text: the 500 stored, and Node's process metrics.
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = new Map(parsePrometheusTextFormat(await metrics.text()).map((f) => [f.name, f]));
+    const stored = families.get('spike_ingest_stored_total')!.metrics.find((m) => m.labels?.queue === 'executions');
+    expect(Number(stored?.value)).toBe(500);
+    expect(families.get('spike_ingest_lag_seconds')?.type).toBe('GAUGE');
+    expect(families.get('process_cpu_user_seconds_total')?.type).toBe('COUNTER');
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
     expect(log()).toContain('"drained":true');
@@ -114,7 +126,7 @@ describe('ingest main', () => {
   }, 120_000);
 
   it('refuses a bad setting with exit code 2 and names it', async () => {
-    const result = await runCli(MAIN, [], env({ INGEST_BATCH_SIZE: 'lots' }));
+    const result = await runCli('ingest/main.ts', [], env({ INGEST_BATCH_SIZE: 'lots' }));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('INGEST_BATCH_SIZE');
   }, 60_000);

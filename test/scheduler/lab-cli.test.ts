@@ -87,7 +87,53 @@ describe('lab CLI', () => {
     expect(filter.stdout).toMatch(/estimator window-regression;/);
   });
 
+  it('--frontier prints both policies at each setting with the proven bound beside them, and writes its chart', async () => {
+    const spec = join(mkdtempSync(join(tmpdir(), 'lab-')), 'frontier.vl.json');
+    const r = await runCli(LAB, [
+      '--frontier',
+      '--json',
+      '--seconds',
+      '60',
+      '--probability-scale',
+      '5',
+      '--frontier-knob',
+      'target-and-budget',
+      '--frontier-settings',
+      '0.5,2',
+      '--vega-out',
+      spec,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      config: { knob: string; settings: number[] };
+      rows: Record<string, number | string>[];
+      bound: { byBudget: { latencyBudget: number; inBandRate: number }[]; curve: unknown[]; countRatio: number[] };
+    };
+    expect(out.config).toMatchObject({ knob: 'target-and-budget', settings: [0.5, 2] });
+    expect(out.rows.map((x) => [x.name, x.latencyBudget, x.targetLatency])).toEqual([
+      ['policy-estimated', 2, 0.5],
+      ['policy-oracle', 2, 0.5],
+      ['policy-estimated', 8, 2],
+      ['policy-oracle', 8, 2],
+    ]);
+    for (const x of out.rows) {
+      // The bound is proven: no measured point may exceed it.
+      expect(x.inBandRate as number).toBeLessThanOrEqual(x.boundAtMeanLatency as number);
+      expect(x.boundAtMeanLatency as number).toBeLessThanOrEqual(x.boundAtBudget as number);
+      expect(x.addedLatencyMax as number).toBeLessThanOrEqual(x.latencyBudget as number);
+    }
+    expect(out.bound.byBudget.map((b) => b.latencyBudget)).toEqual([0, 2, 8]);
+    expect(out.bound.countRatio[0]).toBeGreaterThan(1.2);
+    const vl = JSON.parse(readFileSync(spec, 'utf8')) as { $schema: string; datasets: { points: unknown[] } };
+    expect(vl.$schema).toContain('vega-lite');
+    expect(vl.datasets.points).toHaveLength(4);
+  });
+
   it.each([
+    [['--frontier', '--frontier-settings', '700'], /--frontier-settings.*budget 700/],
+    [['--frontier', '--frontier-knob', 'target-latency', '--frontier-settings', '11'], /target ≤ the budget/],
+    [['--frontier', '--frontier-knob', 'magic'], /--frontier-knob/],
     [['--probability-scale', '-1'], /--probability-scale/],
     [['--latency-budget', '700'], /latencyBudget.*maximum delay/],
     [['--sweep', '1,a'], /--sweep/],

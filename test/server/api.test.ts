@@ -128,6 +128,23 @@ describe('POST /delay', () => {
     ['huge delay', () => `{"id": "${queuedId()}", "delay": 1e400}`, 400, 'INVALID_FIELD', 'delay'],
     ['bad "by"', () => JSON.stringify({ id: queuedId(), delay: 1, by: 'x'.repeat(65) }), 400, 'INVALID_FIELD', 'by'],
     [
+      'fractional expectedTick',
+      () => JSON.stringify({ id: queuedId(), delay: 1, expectedTick: 1.5 }),
+      400,
+      'INVALID_FIELD',
+      'expectedTick',
+    ],
+    [
+      'an expectedTick where the execution is not',
+      () => {
+        const item = db.queued()[0]!;
+        return JSON.stringify({ id: item.execution.id, delay: 1, expectedTick: item.execution.scheduledTick + 1 });
+      },
+      409,
+      'SCHEDULE_CHANGED',
+      'expectedTick',
+    ],
+    [
       'unknown execution',
       () => JSON.stringify({ id: '00000000-0000-4000-8000-000000000000', delay: 1 }),
       404,
@@ -155,6 +172,16 @@ describe('POST /delay', () => {
       expect(snapshot()).toBe(before);
     },
   );
+
+  it('applies a delay whose expectedTick is where the execution is (a compare-and-set)', async () => {
+    const item = db.queued()[2]!;
+    const res = await post(
+      '/delay',
+      JSON.stringify({ id: item.execution.id, delay: 4, by: 'scheduler', expectedTick: item.execution.scheduledTick }),
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ scheduledTick: item.execution.scheduledTick + 4 });
+  });
 
   it('answers 404 for an execution that already ran', async () => {
     const id = queuedId();

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { ExecutedEvent, QueuedEvent, WindowEvent } from '../../common/contracts.js';
-import { ExecutionNotQueuedError, GroundTruthDisabledError, InvalidArgumentError } from '../../common/errors.js';
+import type { DelayedEvent, ExecutedEvent, QueuedEvent, WindowEvent } from '../../common/contracts.js';
+import {
+  ExecutionNotQueuedError,
+  GroundTruthDisabledError,
+  InvalidArgumentError,
+  ScheduleChangedError,
+} from '../../common/errors.js';
 import { Database } from '../../server/database.js';
 import { simulationOptions } from '../../server/options.js';
 import { trafficScale } from '../../server/traffic.js';
@@ -185,16 +190,53 @@ describe('Database: delay', () => {
     expect(executedOf(events, id)[0]).toMatchObject({ executedTick: db.currentTick - 1, delayCount: 3 });
   });
 
-  it('refuses unknown and already-executed executions, and out-of-bound or fractional delays, changing nothing', () => {
-    const { db, id } = withQueue('delay-bad');
+  it('refuses unknown and already-executed executions, out-of-bound or fractional delays, and a stale expectedTick, changing nothing', () => {
+    const { db, id, scheduled } = withQueue('delay-bad');
     const before = JSON.stringify([db.queued(), db.stats()]);
     expect(() => db.delay('00000000-0000-4000-8000-000000000000', 1)).toThrow(ExecutionNotQueuedError);
     expect(() => db.delay(id, 601)).toThrow(InvalidArgumentError);
     expect(() => db.delay(id, -601)).toThrow(InvalidArgumentError);
     expect(() => db.delay(id, 1.5)).toThrow(InvalidArgumentError);
+    expect(() => db.delay(id, 1, 'scheduler', scheduled + 1)).toThrow(ScheduleChangedError);
     expect(JSON.stringify([db.queued(), db.stats()])).toBe(before);
     db.run(2); // it has now executed
     expect(() => db.delay(id, 1)).toThrow(ExecutionNotQueuedError);
+  });
+
+  it('splits the added delay by mover, announces each accepted delay, and shows the split in the queue', () => {
+    const { db, events, id, scheduled } = withQueue('delay-split');
+    const delayed: DelayedEvent[] = [];
+    db.hooks.delayed.add((e) => delayed.push(e));
+    db.delay(id, 10, 'scheduler');
+    db.delay(id, 600, 'alice');
+    db.delay(id, -3, 'scheduler');
+    db.delay(id, 2); // a client that names nobody
+    expect(delayed.map((e) => [e.by, e.requestedDelay, e.appliedDelay, e.scheduledTick])).toEqual([
+      ['scheduler', 10, 10, scheduled + 10],
+      ['alice', 600, 600, scheduled + 610],
+      ['scheduler', -3, -3, scheduled + 607],
+      [null, 2, 2, scheduled + 609],
+    ]);
+    const item = db.queued().find((i) => i.execution.id === id)!;
+    expect(item.execution.addedDelayBy).toEqual({ scheduler: 7, alice: 600, '': 2 });
+    // A bring-forward past the floor is credited with what it actually moved, not what it asked.
+    db.delay(id, -600, 'bob');
+    db.delay(id, -100, 'bob');
+    const floor = db.currentTick - (scheduled + 9);
+    expect(delayed.at(-1)).toMatchObject({ by: 'bob', requestedDelay: -100, appliedDelay: floor });
+    db.tick();
+    const [e] = executedOf(events, id);
+    expect(e).toMatchObject({ delayCount: 6, delayedBy: 'bob' });
+    expect(e!.addedDelayBy).toEqual({ scheduler: 7, alice: 600, '': 2, bob: floor - 600 });
+    const parts = Object.values(e!.addedDelayBy!).reduce((a, b) => a + b, 0);
+    expect(parts).toBe(e!.addedDelay);
+    // Executions nobody moved carry no split; `by` is free text, so a hostile name is just a key.
+    expect(byType(events, 'executed').find((x) => x.delayCount === 0)?.addedDelayBy).toBeUndefined();
+    const other = db.queued()[0]!.execution.id;
+    db.delay(other, 1, '__proto__');
+    expect(db.queued().find((i) => i.execution.id === other)!.execution.addedDelayBy).toEqual(
+      JSON.parse('{"__proto__":1}'),
+    );
   });
 
   it('lists the queue soonest first with the scheduled time in ms', () => {

@@ -1,6 +1,10 @@
 import { once } from 'node:events';
+import fs from 'node:fs';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestRedis } from '../helpers/redis-server.js';
 import { runCli, startCli } from '../helpers/run-cli.js';
 
 async function freePort(): Promise<number> {
@@ -22,6 +26,8 @@ describe('the server process (npm run server)', () => {
       '--tick-ms',
       '20',
       '--without-capture',
+      '--data-dir',
+      fs.mkdtempSync(path.join(os.tmpdir(), 'server-main-')),
     ]);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,4 +64,83 @@ describe('the server process (npm run server)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
+});
+
+describe('npm run server and the persistence of its Redis', () => {
+  let durable: TestRedis;
+  let volatile: TestRedis;
+  let work: string;
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'server-redis-'));
+    [durable, volatile] = await Promise.all([
+      TestRedis.start({ persistence: 'aof' }),
+      TestRedis.start({ persistence: 'none' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([durable?.destroy(), volatile?.destroy()]);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** The server on `redisUrl` with the suite's allowance withdrawn, plus `args`. */
+  async function server(redisUrl: string, args: string[] = []) {
+    const port = await freePort();
+    const child = startCli(
+      'server/main.ts',
+      ['--port', String(port), '--data-dir', fs.mkdtempSync(path.join(work, 'data-')), ...args],
+      { REDIS_URL: redisUrl, REDIS_PREFIX: `test-server-redis-${port}`, ALLOW_VOLATILE_REDIS: '0', LOG_LEVEL: 'warn' },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    return { child, port, exited, stderr: () => stderr };
+  }
+
+  /** Polls /stats until the relay reports its Redis connected; returns the capture's Redis section. */
+  async function connected(port: number, exited: Promise<unknown>): Promise<Record<string, unknown>> {
+    let gone = false;
+    void exited.then(() => (gone = true));
+    for (let i = 0; i < 200 && !gone; i++) {
+      const stats = await fetch(`http://127.0.0.1:${port}/stats`).then(
+        (r) => r.json() as Promise<{ capture: { redis: Record<string, unknown> } }>,
+        () => undefined,
+      );
+      if (stats?.capture.redis.state === 'connected') return stats.capture.redis;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the server never reported its Redis connected');
+  }
+
+  it('refuses to start against a Redis without persistence: exit 1, why and how to fix it', async () => {
+    const s = await server(volatile.url);
+    const [code] = await s.exited;
+    expect(code, s.stderr()).toBe(1);
+    const line = s
+      .stderr()
+      .split('\n')
+      .find((l) => l.startsWith('error: '));
+    expect(line, s.stderr()).toContain(`Redis at ${volatile.url} is not durable: appendonly no`);
+    expect(line).toContain('restart loses');
+    expect(line).toContain('appendfsync everysec');
+    expect(line).toContain('--allow-volatile-redis');
+  }, 60_000);
+
+  it.each([
+    ['an append-only Redis', () => durable.url, [], 'durable'],
+    ['a volatile Redis with --allow-volatile-redis', () => volatile.url, ['--allow-volatile-redis'], 'volatile'],
+  ])(
+    'runs and relays to %s',
+    async (_name, url, args, verdict) => {
+      const s = await server(url(), args);
+      try {
+        const redis = await connected(s.port, s.exited);
+        expect(redis.persistence).toMatchObject({ verdict, source: 'config' });
+      } finally {
+        s.child.kill('SIGTERM');
+      }
+      const [code] = await s.exited;
+      expect(code, s.stderr()).toBe(0);
+    },
+    60_000,
+  );
 });

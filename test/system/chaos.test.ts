@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { chaosPhases, type ChaosReport } from '../../system/chaos/run.js';
 import { FAULT_KINDS, faultSchedule } from '../../system/chaos/schedule.js';
-import { ROOT } from '../helpers/run-cli.js';
+import { ROOT, cliArgv } from '../helpers/run-cli.js';
 
 const MINUTES = 1;
 const INTERVAL_S = 5;
@@ -34,7 +34,7 @@ function coveringSeed(): string {
 
 function runChaosCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'system/chaos.ts', ...args], {
+    const child = spawn(...cliArgv('system/chaos.ts', args), {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,19 +4,23 @@
  * exact versions, one image built from the Dockerfile for every component, each command an npm
  * script that exists, each environment variable one the component reads (from its settings
  * declarations) with a value its rule accepts, healthchecks, depends_on conditions on defined and
- * checked services, named volumes declared, Redis with append-only persistence, reports on a mounted
- * folder, migrations applied by every component at start.
+ * checked services, named volumes declared, Redis with append-only persistence the relay accepts
+ * as durable (and no ALLOW_VOLATILE_REDIS anywhere), reports on a mounted folder, migrations
+ * applied by every component at start.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { dataDirSettings } from '../../common/data-dir.js';
 import type { SettingSpecs } from '../../common/settings.js';
 import { redisSettings } from '../../common/redis-settings.js';
 import { clickhouseSettings } from '../../clickhouse/client.js';
-import { ingestSettings } from '../../ingest/options.js';
+import { ingestProcessSettings, ingestSettings } from '../../ingest/options.js';
+import { metricsEndpointSettings } from '../../common/metrics.js';
 import { analysisReportSettings, analysisSettings } from '../../analysis/options.js';
 import { captureSettings } from '../../server/capture/options.js';
+import { judgeConfig } from '../../server/capture/redis-persistence.js';
 import { serverSettings, simulationSettings } from '../../server/options.js';
 import { policySettings } from '../../scheduler/options.js';
 import { schedulerServiceSettings } from '../../scheduler/service-options.js';
@@ -53,10 +57,10 @@ const product = services.filter(([, s]) => s.build !== undefined);
  * readCommandLine (see the entry files), plus LOG_LEVEL, which common/logger.ts reads for all.
  */
 const COMPONENTS: Record<string, SettingSpecs[]> = {
-  server: [simulationSettings, serverSettings, redisSettings, captureSettings],
-  ingest: [clickhouseSettings, ingestSettings],
-  analysis: [clickhouseSettings, analysisSettings, analysisReportSettings],
-  scheduler: [policySettings, schedulerServiceSettings, redisSettings, clickhouseSettings],
+  server: [simulationSettings, serverSettings, redisSettings, captureSettings, dataDirSettings],
+  ingest: [clickhouseSettings, ingestSettings, ingestProcessSettings],
+  analysis: [clickhouseSettings, analysisSettings, analysisReportSettings, metricsEndpointSettings],
+  scheduler: [policySettings, schedulerServiceSettings, redisSettings, clickhouseSettings, metricsEndpointSettings],
 };
 const LOGGER_ENV = 'LOG_LEVEL';
 
@@ -98,7 +102,7 @@ describe('docker-compose.yml', () => {
       const [, tag] = /^[^:]+:(.+)$/.exec(s.image!) ?? [];
       expect(tag, `${name}: ${s.image} has no tag`).toBeDefined();
       expect(tag, name).not.toMatch(/latest/);
-      expect(tag, `${name}: ${s.image} is not an exact version`).toMatch(/^\d+\.\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/);
+      expect(tag, `${name}: ${s.image} is not an exact version`).toMatch(/^v?\d+\.\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/);
     }
     const images = services.map(([, s]) => s.image ?? '');
     expect(images.some((i) => i.startsWith('clickhouse/clickhouse-server:'))).toBe(true);
@@ -179,7 +183,7 @@ describe('docker-compose.yml', () => {
     expect(dependsOn(compose.services.scheduler!)).toContainEqual(['server', 'service_healthy']);
   });
 
-  it('declares the named volumes: ClickHouse data, Redis data, the server outbox', () => {
+  it('declares the named volumes: ClickHouse data, Redis data, the server data directory and outbox', () => {
     const declared = Object.keys(compose.volumes ?? {});
     for (const [name, s] of services) {
       for (const v of namedVolumes(s)) expect(declared, `${name} mounts ${v}`).toContain(v);
@@ -187,20 +191,57 @@ describe('docker-compose.yml', () => {
     const mounts = (name: string) => (compose.services[name]!.volumes ?? []).map(String);
     expect(mounts('clickhouse').some((m) => m.endsWith(':/var/lib/clickhouse'))).toBe(true);
     expect(mounts('redis').some((m) => m.endsWith(':/data'))).toBe(true);
-    const outbox = environment(compose.services.server!).OUTBOX_DIR;
-    expect(mounts('server').some((m) => namedVolumes({ volumes: [m] }).length === 1 && m.endsWith(`:${outbox}`))).toBe(
-      true,
-    );
+    const onVolume = (dir: string | undefined) =>
+      mounts('server').some((m) => namedVolumes({ volumes: [m] }).length === 1 && m.endsWith(`:${dir}`));
+    expect(onVolume(environment(compose.services.server!).OUTBOX_DIR)).toBe(true);
+    // The catalog the database was made with survives a container's re-creation.
+    expect(onVolume(environment(compose.services.server!).DATA_DIR)).toBe(true);
   });
 
   it('runs Redis with append-only persistence and writes reports to a mounted folder', () => {
     const redis = compose.services.redis!.command;
     const argv = typeof redis === 'string' ? redis.split(/\s+/) : (redis ?? []);
     expect(argv.join(' ')).toMatch(/--appendonly yes/);
+    // Durable by the relay's own rule (its default appendfsync is everysec), so the server needs no allowance.
+    const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+    expect(judgeConfig(option('--appendonly') ?? 'no', option('--appendfsync') ?? 'everysec').verdict).toBe('durable');
+    for (const [name, s] of product) expect(environment(s), name).not.toHaveProperty('ALLOW_VOLATILE_REDIS');
     const analysis = compose.services.analysis!;
     const reportsDir = environment(analysis).REPORTS_DIR;
     expect(reportsDir).toBeDefined();
     expect((analysis.volumes ?? []).map(String)).toContain(`./reports:${reportsDir}`);
+  });
+});
+
+describe('prometheus.yml', () => {
+  /** Where each component serves GET /metrics in compose, from its environment: port and address. */
+  const METRICS_AT: Record<string, [port: string, host: string]> = {
+    server: ['PORT', 'HOST'],
+    ingest: ['INGEST_HEALTH_PORT', 'INGEST_HEALTH_HOST'],
+    analysis: ['METRICS_PORT', 'METRICS_HOST'],
+    scheduler: ['METRICS_PORT', 'METRICS_HOST'],
+  };
+
+  it('is mounted into the official Prometheus image, which scrapes GET /metrics of every component', () => {
+    const prometheus = compose.services.prometheus!;
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect((prometheus.volumes ?? []).map(String)).toContain('./prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    const config = parse(readFileSync(join(ROOT, 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = config.scrape_configs.flatMap((job) => {
+      expect(job.metrics_path ?? '/metrics', job.job_name).toBe('/metrics');
+      return job.static_configs.flatMap((c) => c.targets);
+    });
+    expect(product.length).toBe(Object.keys(METRICS_AT).length);
+    for (const [name, s] of product) {
+      const [portVar, hostVar] = METRICS_AT[script(s)]!;
+      const env = environment(s);
+      expect(env[hostVar], `${name} listens for Prometheus on the network`).toBe('0.0.0.0');
+      const port = withDefaults(env[portVar] ?? '');
+      expect(Number(port), `${name} ${portVar}`).toBeGreaterThan(0);
+      expect(targets, name).toContain(`${name}:${port}`);
+    }
   });
 });
 

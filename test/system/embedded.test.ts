@@ -12,6 +12,7 @@ import { silentLogger } from '../../common/logger.js';
 import { startEmbedded, type EmbeddedSystem } from '../../system/embedded.js';
 import { compileEmbeddedOptions, loadEmbeddedSettings } from '../../system/options.js';
 import { Redis } from 'ioredis';
+import { embeddedTestEnv } from './helpers/embedded-env.js';
 import { REDIS_URL, removePrefixAndQuit } from '../helpers/shared-redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'embedded-'));
@@ -33,18 +34,12 @@ async function sql(url: string, query: string): Promise<unknown[][]> {
 describe('npm start (embedded)', () => {
   it('schedules as it captures: decisions applied in time with the in-process estimates, moved executions stored', async () => {
     const settings = loadEmbeddedSettings({
-      env: {
+      env: embeddedTestEnv(dir, prefix, {
         SIM_SEED: 'embedded',
         SIM_PROBABILITY_SCALE: '10',
-        PORT: '0',
-        QUERY_PORT: '0',
-        CLICKHOUSE_DATA: join(dir, 'clickhouse'),
-        OUTBOX_DIR: join(dir, 'outbox'),
-        WITHOUT_REPORTS: 'true',
-        REDIS_PREFIX: prefix,
         ANALYSIS_INTERVAL_MS: '5000',
         ANALYSIS_SETTLE_MS: '1000',
-      },
+      }),
     });
     system = await startEmbedded(compileEmbeddedOptions(settings, REDIS_URL), silentLogger);
     await new Promise((r) => setTimeout(r, 15_000));

@@ -121,7 +121,7 @@ describe('entry points', () => {
   it('declare settings that the settings layer can test', () => {
     expect(allSettings.size).toBeGreaterThan(80);
     for (const [name, entry] of entries) {
-      if (!/^(start|server|ingest|analysis|sim|sql|report|verify|lab|eval:estimates)$/.test(name)) continue;
+      if (!/^(start|server|ingest|dead-letter|analysis|sim|sql|report|verify|lab|eval:estimates)$/.test(name)) continue;
       expect(perEntry.get(entry)!.length, `${name}: settings found from imports`).toBeGreaterThan(0);
     }
   });
@@ -240,6 +240,7 @@ describe('the real entry points (spawned once each)', () => {
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
   // Every place an entry point could write, pointed into `work`: it must stay empty.
   const dirs = {
+    DATA_DIR: path.join(work, 'data'),
     OUTBOX_DIR: path.join(work, 'outbox'),
     CLICKHOUSE_DATA: path.join(work, 'clickhouse'),
     PRIVATE_REDIS_DIR: path.join(work, 'redis'),
@@ -258,6 +259,7 @@ describe('the real entry points (spawned once each)', () => {
     ]);
     // And the bad-value path of npm start, through the environment and a flag.
     runs.push(['system/main.ts', [], { QUERY_PORT: '99999' }, 'start: QUERY_PORT']);
+    runs.push(['system/main.ts', ['--clickhouse-http-port', '-1'], {}, 'start: --clickhouse-http-port']);
     runs.push(['server/main.ts', ['--port', '1e3'], {}, 'server: --port']);
     const expected = (label: string) => label.split(': ')[1]!;
     const queue = [...runs];

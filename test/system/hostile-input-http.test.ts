@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../clickhouse/client.js';
 import { migrate } from '../../clickhouse/migrate.js';
 import { startQueryService, type QueryService } from '../../clickhouse/query-service.js';
-import { MAX_SQL_LENGTH } from '../../clickhouse/read-only.js';
+import { openReadOnlyPool, type ReadOnlyPool } from '../../clickhouse/read-only-pool.js';
+import { MAX_SQL_LENGTH, readOnlyOptions } from '../../clickhouse/read-only.js';
 import { silentLogger } from '../../common/logger.js';
 import { createApi } from '../../server/api.js';
 import { Database } from '../../server/database.js';
@@ -27,7 +28,7 @@ let base: string;
 // Created at load: the statement table below names files in it.
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-http-'));
 let writer: ClickHouseClient;
-let reader: ClickHouseClient;
+let reader: ReadOnlyPool;
 let sql: QueryService;
 
 beforeAll(async () => {
@@ -40,13 +41,17 @@ beforeAll(async () => {
 
   const dataPath = path.join(work, 'clickhouse');
   writer = createClickHouse({ kind: 'embedded', dataPath });
-  reader = createClickHouse({ kind: 'embedded', dataPath });
+  reader = await openReadOnlyPool({
+    target: { kind: 'embedded', dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
   await migrate(writer, { database: 'spike' });
   await writer.command({
     query:
       'INSERT INTO spike.windows (window_id, first_tick, last_tick, samples) VALUES (1, 0, 9, 10), (2, 10, 19, 10)',
   });
-  sql = await startQueryService({ client: reader, port: 0, logger: silentLogger });
+  sql = await startQueryService({ queries: reader, port: 0, logger: silentLogger });
 });
 
 afterAll(async () => {
@@ -176,6 +181,20 @@ describe('database API: POST /delay with hostile bodies', () => {
     ['"by" with a NUL byte', () => JSON.stringify({ id: id(), delay: 1, by: 'a\u0000b' }), 400, 'INVALID_FIELD', 'by'],
     ['"by" with emoji', () => JSON.stringify({ id: id(), delay: 1, by: '🙂' }), 400, 'INVALID_FIELD', 'by'],
     ['"by" as an object', () => JSON.stringify({ id: id(), delay: 1, by: {} }), 400, 'INVALID_FIELD', 'by'],
+    [
+      'expectedTick as text',
+      () => JSON.stringify({ id: id(), delay: 1, expectedTick: '7' }),
+      400,
+      'INVALID_FIELD',
+      'expectedTick',
+    ],
+    [
+      'an infinite expectedTick',
+      () => `{"id": "${id()}", "delay": 1, "expectedTick": 1e400}`,
+      400,
+      'INVALID_FIELD',
+      'expectedTick',
+    ],
     ['an unknown field', () => JSON.stringify({ id: id(), delay: 1, priority: 9 }), 400, 'INVALID_FIELD', 'priority'],
     [
       '__proto__',

@@ -81,6 +81,7 @@ async function startServer(): Promise<ServerRun> {
     ],
     {
       OUTBOX_DIR: outboxDir,
+      DATA_DIR: path.dirname(outboxDir),
       REDIS_URL: redis.url,
       REDIS_PREFIX: prefix,
       RELAY_GROUP_ABOVE: String(GROUP_ABOVE),

@@ -1,12 +1,15 @@
 /**
- * `npm start` on a machine without a running Redis (issue 6, item 1): the fallback to a private
- * redis-server with append-only persistence, and the message when there is none to start.
+ * `npm start` on a machine without a running Redis (issue 6, item 1), or with one that does not
+ * persist what it acknowledges (issue 10, item 6): the fallback to a private redis-server with
+ * append-only persistence, the refusal of a volatile Redis the user named, and the message when
+ * there is none to start.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../common/logger.js';
 import {
@@ -17,18 +20,28 @@ import {
   type RedisForSystem,
 } from '../../system/private-redis.js';
 import { freePort } from '../../common/free-port.js';
-import { ROOT } from '../helpers/run-cli.js';
+import { VolatileRedisError } from '../../server/capture/errors.js';
+import { TestRedis } from '../helpers/redis-server.js';
+import { ROOT, cliArgv } from '../helpers/run-cli.js';
 
 let work: string;
 let deadUrl: string;
+/** Redis servers that answer: one with append-only persistence, one without. */
+let durable: TestRedis;
+let volatile: TestRedis;
 const opened: RedisForSystem[] = [];
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'private-redis-'));
   deadUrl = `redis://127.0.0.1:${await freePort()}`; // nobody listens there
+  [durable, volatile] = await Promise.all([
+    TestRedis.start({ persistence: 'aof' }),
+    TestRedis.start({ persistence: 'none' }),
+  ]);
 });
 afterAll(async () => {
   for (const r of opened) await r.server?.kill();
+  await Promise.all([durable?.destroy(), volatile?.destroy()]);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -57,18 +70,69 @@ async function fallback(dir: string): Promise<RedisForSystem> {
   return r;
 }
 
+const mustNotStart = () => Promise.reject(new Error('must not start a private Redis'));
+
 describe('ensureRedis', () => {
-  it('uses REDIS_URL as is when it answers, and starts nothing', async () => {
+  it.each([
+    ['a durable Redis, named or the default', () => durable.url, { explicit: false }],
+    ['a durable Redis it was given', () => durable.url, { explicit: true }],
+    ['a volatile Redis with --allow-volatile-redis', () => volatile.url, { explicit: true, allowVolatile: true }],
+    ['the default Redis, volatile, with --allow-volatile-redis', () => volatile.url, { allowVolatile: true }],
+  ])('uses %s as is, and starts nothing', async (_name, url, flags) => {
     const r = await ensureRedis({
-      url: 'redis://127.0.0.1:6379',
+      url: url(),
       dir: path.join(work, 'unused'),
       logger: silentLogger,
-      start: () => Promise.reject(new Error('must not start a private Redis')),
+      start: mustNotStart,
+      ...flags,
     });
-    expect(r.url).toBe('redis://127.0.0.1:6379');
+    expect(r.url).toBe(url());
     expect(r.server).toBeUndefined();
     expect(fs.existsSync(path.join(work, 'unused'))).toBe(false);
     await r.close();
+  });
+
+  it('refuses a volatile Redis the user named, saying why and how to fix it, and starts nothing', async () => {
+    const dir = path.join(work, 'refused');
+    const error = await ensureRedis({
+      url: volatile.url,
+      explicit: true,
+      dir,
+      logger: silentLogger,
+      start: mustNotStart,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VolatileRedisError);
+    const message = (error as Error).message;
+    expect(message).toContain(volatile.url);
+    expect(message).toContain('appendonly no');
+    expect(message).toContain('appendonly yes');
+    expect(message).toContain('--allow-volatile-redis');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('in place of a volatile default Redis starts a private append-only one, and says why', async () => {
+    const dir = path.join(work, 'instead-of-volatile');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const r = await ensureRedis({ url: volatile.url, explicit: false, dir, logger });
+    opened.push(r);
+    expect(r.url).not.toBe(volatile.url);
+    expect(r.server).toBeDefined();
+    await withClient(r.url, async (c) => expect(await c.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']));
+    const why = lines.map((l) => JSON.parse(l) as { msg: string }).find((l) => l.msg.includes('is not durable'));
+    expect(why?.msg).toContain(volatile.url);
+    expect(why?.msg).toContain('appendonly no');
+    await r.close();
+  });
+
+  it('a volatile default Redis and no redis-server to replace it: refused, naming both ways out', async () => {
+    const env = { ...process.env, PATH: path.join(work, 'empty-bin') };
+    const dir = path.join(work, 'no-binary-volatile');
+    const error = await ensureRedis({ url: volatile.url, dir, logger: silentLogger, env }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VolatileRedisError);
+    expect((error as Error).message).toContain('--allow-volatile-redis');
+    expect((error as Error).message).toContain('sudo apt-get install -y redis-server');
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   it('starts a private append-only redis-server when REDIS_URL does not answer; data survives its restart', async () => {
@@ -133,9 +197,9 @@ interface Spawned {
   stderr: string;
 }
 
-/** `npm start` itself: node --import tsx system/main.ts, in the repository, with temp data dirs. */
+/** `npm start` itself: system/main.ts run by node, in the repository, with temp data dirs. */
 function startMain(env: NodeJS.ProcessEnv, args: string[] = []) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'system/main.ts', ...args], {
+  const child = spawn(...cliArgv('system/main.ts', args), {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,6 +228,8 @@ describe('npm start with REDIS_URL at a dead port', () => {
         REDIS_PREFIX: `private-redis-e2e-${process.pid}`,
         PORT: String(port),
         QUERY_PORT: String(queryPort),
+        DATA_DIR: run,
+        CLICKHOUSE_HTTP_PORT: String(await freePort()),
         OUTBOX_DIR: path.join(run, 'outbox'),
         CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
         PRIVATE_REDIS_DIR: path.join(run, 'redis'),
@@ -210,6 +276,28 @@ describe('npm start with REDIS_URL at a dead port', () => {
     }
   }, 120_000);
 
+  it('given a volatile REDIS_URL exits 1 with why and how to fix it, and starts nothing', async () => {
+    const run = path.join(work, 'volatile-named');
+    const main = startMain({
+      REDIS_URL: volatile.url,
+      ALLOW_VOLATILE_REDIS: '0', // the suite's allowance withdrawn: the refusal under test
+      PORT: String(await freePort()),
+      QUERY_PORT: String(await freePort()),
+      DATA_DIR: run,
+      CLICKHOUSE_HTTP_PORT: String(await freePort()),
+      OUTBOX_DIR: path.join(run, 'outbox'),
+      CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
+      PRIVATE_REDIS_DIR: path.join(run, 'redis'),
+    });
+    const { code, stderr } = await main.exited;
+    expect(code, stderr).toBe(1);
+    const line = stderr.split('\n').find((l) => l.startsWith('error: '));
+    expect(line, stderr).toContain(`Redis at ${volatile.url} is not durable`);
+    expect(line).toContain('CONFIG SET appendonly yes');
+    expect(line).toContain('--allow-volatile-redis');
+    expect(fs.existsSync(run)).toBe(false);
+  }, 60_000);
+
   it('without redis-server on the PATH exits 1 with how to get Redis, and starts nothing', async () => {
     const run = path.join(work, 'no-binary');
     const main = startMain({
@@ -217,6 +305,8 @@ describe('npm start with REDIS_URL at a dead port', () => {
       REDIS_URL: deadUrl,
       PORT: String(await freePort()),
       QUERY_PORT: String(await freePort()),
+      DATA_DIR: run,
+      CLICKHOUSE_HTTP_PORT: String(await freePort()),
       OUTBOX_DIR: path.join(run, 'outbox'),
       CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
       PRIVATE_REDIS_DIR: path.join(run, 'redis'),

@@ -104,6 +104,7 @@ describe('the compose topology as separate processes (one Redis, one ClickHouse 
       SIM_TICK_MS: '20',
       SIM_PROBABILITY_SCALE: '3',
       OUTBOX_DIR: path.join(work, 'outbox'),
+      DATA_DIR: work,
     });
     apiUrl = `http://127.0.0.1:${port}`;
     await Promise.all([

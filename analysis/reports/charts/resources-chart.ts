@@ -15,13 +15,25 @@ export function resourcesChart(params: {
   markers: ReportMarker[];
   domain: [number, number];
   bucketWindows: number;
+  /** Aggregated in ClickHouse: what one point is (e.g. `10 min`); the band is then per period. */
+  period?: string;
+  /** Element id (default `chart-resources`), for a second chart of the same kind. */
+  id?: string;
 }): Chart {
   const { domain } = params;
-  const per = params.bucketWindows > 1 ? ` (each point: ${params.bucketWindows} windows)` : '';
+  const per = params.period
+    ? ` per ${params.period} (max of the window maxima, min of the minima, mean of the averages)`
+    : params.bucketWindows > 1
+      ? ` (each point: ${params.bucketWindows} windows)`
+      : '';
   const panels: ConcatItem[] = RESOURCES.map((r, i) => {
     const color = RESOURCE_COLORS.range[i]!;
     return {
-      title: { text: `${r}: average, min–max band per window${per}`, anchor: 'start', fontSize: 12 },
+      title: {
+        text: params.period ? `${r}: average, min–max band${per}` : `${r}: average, min–max band per window${per}`,
+        anchor: 'start',
+        fontSize: 12,
+      },
       width: WIDTH,
       height: 130,
       layer: [
@@ -81,5 +93,5 @@ export function resourcesChart(params: {
     spacing: 14,
     config: { view: { stroke: null }, axis: { labelFontSize: 10, titleFontSize: 11 } },
   };
-  return compileChart('chart-resources', spec, ['resources', 'load']);
+  return compileChart(params.id ?? 'chart-resources', spec, ['resources', 'load']);
 }

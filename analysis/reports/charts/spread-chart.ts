@@ -65,12 +65,21 @@ export function inBandChart(params: {
   rollingWindows: number;
   markers: ReportMarker[];
   domain: [number, number];
+  /** Length of a bar (default a minute); with a longer period, the line is the period's own rate. */
+  periodMs?: number;
+  /** The period's name, e.g. `10 min`. */
+  period?: string;
 }): Chart {
   const { domain } = params;
-  const minuteDomain: [number, number] = [Math.floor(domain[0] / 60_000) * 60_000, domain[1]];
+  const periodMs = params.periodMs ?? 60_000;
+  const period = params.period ?? 'minute';
+  const minuteDomain: [number, number] = [Math.floor(domain[0] / periodMs) * periodMs, domain[1]];
+  const perMinute = periodMs === 60_000;
   const inBand: ConcatItem = {
     title: {
-      text: `in-band rate per minute (bars) and over the last 5 minutes (line, ${params.rollingWindows} windows)`,
+      text: perMinute
+        ? `in-band rate per minute (bars) and over the last 5 minutes (line, ${params.rollingWindows} windows)`
+        : `in-band rate per ${period}: the share of its windows in band (bars and line)`,
       subtitle: 'in band: every resource has min ≥ 0.9·avg and max ≤ 1.1·avg in the window',
       anchor: 'start',
       fontSize: 12,
@@ -93,7 +102,7 @@ export function inBandChart(params: {
           },
           y2: { datum: 0 },
           tooltip: [
-            { field: 't', type: 'temporal', title: 'minute', format: '%H:%M' },
+            { field: 't', type: 'temporal', title: period, format: perMinute ? '%H:%M' : '%d %H:%M' },
             { field: 'inBandRate', type: 'quantitative', title: 'in-band rate', format: '.1%' },
             { field: 'windows', type: 'quantitative' },
           ],
@@ -109,7 +118,7 @@ export function inBandChart(params: {
   };
   const latency: ConcatItem = {
     title: {
-      text: 'latency added by the scheduler per minute, in ticks: mean (bars), max (points)',
+      text: `latency added by the scheduler per ${period}, in ticks: mean (bars), max (points)`,
       anchor: 'start',
       fontSize: 12,
     },
@@ -125,7 +134,7 @@ export function inBandChart(params: {
           y: { field: 'meanAddedDelay', type: 'quantitative', title: 'ticks' },
           y2: { datum: 0 },
           tooltip: [
-            { field: 't', type: 'temporal', title: 'minute', format: '%H:%M' },
+            { field: 't', type: 'temporal', title: period, format: perMinute ? '%H:%M' : '%d %H:%M' },
             { field: 'meanAddedDelay', type: 'quantitative', title: 'mean added delay' },
             { field: 'maxAddedDelay', type: 'quantitative', title: 'max added delay' },
             { field: 'delayedShare', type: 'quantitative', title: 'executions delayed', format: '.1%' },
@@ -143,7 +152,7 @@ export function inBandChart(params: {
   const spec: TopLevelSpec = {
     $schema: SCHEMA,
     datasets: {
-      minutes: params.minutes.map((m) => ({ ...m, end: m.t + 60_000, mid: m.t + 30_000 })),
+      minutes: params.minutes.map((m) => ({ ...m, end: m.t + periodMs, mid: m.t + periodMs / 2 })),
       rolling: params.rolling,
       markers: params.markers,
     },

@@ -73,6 +73,7 @@ async function sqlStats(run: Run, method: TotalMethod, incremental: boolean) {
     incremental,
     version: 1,
     logger: silentLogger,
+    insertMarginMs: 0,
   });
 }
 

@@ -41,7 +41,7 @@ export async function startLiveDatabase(
       db.hooks.executed.add((e) => executed.push(e));
       db.hooks.window.add((w) => windows.push(w));
       const s = new QueuedStream(
-        db.hooks.queued,
+        db.hooks,
         { redisUrl: REDIS_URL, prefix, maxLen: 100_000, backoffMinMs: 50, backoffMaxMs: 500, statsPollMs: 200 },
         silentLogger,
       );

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { silentLogger } from '../../../common/logger.js';
 import { createClickHouse } from '../../../clickhouse/client.js';
 import { migrate } from '../../../clickhouse/migrate.js';
-import { ClickHouseEstimatesSink, type EstimateRow } from '../../../analysis/estimates-writer.js';
+import { ClickHouseEstimatesSink } from '../../../analysis/estimates-writer.js';
+import type { EstimateRow } from '../../../clickhouse/estimates.js';
 
 interface Cost {
   id: string;

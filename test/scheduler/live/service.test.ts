@@ -4,8 +4,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { publishEstimates } from '../../../analysis/announce.js';
-import type { LatestEstimates } from '../../../analysis/estimates-reader.js';
+import { publishEstimates } from '../../../common/estimates-channel.js';
+import type { LatestEstimates } from '../../../clickhouse/estimates.js';
 import { silentLogger } from '../../../common/logger.js';
 import { loadSettings } from '../../../common/settings.js';
 import { policySettings } from '../../../scheduler/options.js';

@@ -6,8 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { Queue, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_DEAD_LETTER, QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../../common/contracts.js';
+import { ALLOW_VOLATILE_REDIS, REDIS_URL } from '../../helpers/shared-redis.js';
 
-export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const SHARED_REDIS_URL = REDIS_URL;
+/** What a capture needs to relay to the shared (volatile) Redis. */
+export const SHARED_REDIS = { redisUrl: REDIS_URL, allowVolatileRedis: ALLOW_VOLATILE_REDIS };
 
 export function randomPrefix(): string {
   return `test-capture-${randomBytes(4).toString('hex')}`;

@@ -15,7 +15,7 @@ import {
   type ExecutedEvent,
 } from '../../../common/contracts.js';
 import { startCapture } from '../../../server/capture/capture.js';
-import { JobReader, SHARED_REDIS_URL, randomPrefix } from './bullmq-jobs.js';
+import { JobReader, SHARED_REDIS, SHARED_REDIS_URL, randomPrefix } from './bullmq-jobs.js';
 import { expectExecutionJobs, expectWindowJobs, recordedRun, waitFor } from './simulation.js';
 
 let dir: string;
@@ -38,7 +38,7 @@ describe('startCapture', () => {
     const capture = startCapture({
       db,
       outboxDir: dir,
-      redisUrl: SHARED_REDIS_URL,
+      ...SHARED_REDIS,
       prefix,
       segmentBytes: 64 * 1024,
       batchSize: 500,
@@ -66,7 +66,7 @@ describe('startCapture', () => {
 
   it('sends the executions of a busy tick as one job per tick, each execution exactly once', async () => {
     const { db, executed, windows } = recordedRun('capture-groups', 40);
-    const capture = startCapture({ db, outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix, groupAbove: 50 });
+    const capture = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix, groupAbove: 50 });
     for (let i = 0; i < 200; i++) {
       db.tick();
       capture.commit();
@@ -98,7 +98,7 @@ describe('startCapture', () => {
 
   it('re-sending records already relayed creates no second job', async () => {
     const { db, executed, windows } = recordedRun('capture-resend');
-    const first = startCapture({ db, outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix });
+    const first = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix });
     for (let i = 0; i < 100; i++) {
       db.tick();
       first.commit();
@@ -107,7 +107,7 @@ describe('startCapture', () => {
     await first.close();
     // Forget the acknowledged position: the next start relays the whole outbox again.
     fs.rmSync(path.join(dir, 'position.json'));
-    const second = startCapture({ db, outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix });
+    const second = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix });
     expect(second.stats().outbox.recoveredRecords).toBe(executed.length + windows.length);
     await waitFor(() => second.stats().outbox.pendingRecords === 0, 10_000, 'the second drain');
     await second.close();
@@ -118,7 +118,7 @@ describe('startCapture', () => {
   it('sends a line that is not a valid record to the dead-letter queue with the reason', async () => {
     fs.writeFileSync(path.join(dir, 'segment-000000000001.jsonl'), '{"at":1,"record":{"type":"executed"}}\n');
     const { db, executed } = recordedRun('capture-dead-letter');
-    const capture = startCapture({ db, outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix });
+    const capture = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix });
     for (let i = 0; i < 20; i++) {
       db.tick();
       capture.commit();
@@ -142,7 +142,7 @@ describe('startCapture', () => {
     const capture = startCapture({
       db,
       outboxDir: dir,
-      redisUrl: SHARED_REDIS_URL,
+      ...SHARED_REDIS,
       prefix,
       keepCompleted: 7,
       keepFailed: 0,

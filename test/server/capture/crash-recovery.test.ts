@@ -13,7 +13,7 @@ import { startCapture } from '../../../server/capture/capture.js';
 import { Outbox } from '../../../server/capture/outbox.js';
 import { Database } from '../../../server/database.js';
 import { simulationOptions } from '../../../server/options.js';
-import { JobReader, SHARED_REDIS_URL, randomPrefix } from './bullmq-jobs.js';
+import { JobReader, SHARED_REDIS, SHARED_REDIS_URL, randomPrefix } from './bullmq-jobs.js';
 import { expectExecutionJobs, expectWindowJobs, recordedRun, sleep, waitFor } from './simulation.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/tick-child.ts', import.meta.url));
@@ -53,8 +53,12 @@ describe('crash recovery', () => {
     const torn =
       '{"at":1,"record":{"type":"executed","executionId":"ffffffff-ffff-4fff-8fff-ffffffffffff","queryId":"1';
     fs.appendFileSync(path.join(dir, segments.at(-1)!), torn);
+    // A killed process leaves its lock behind, naming a process that no longer exists; this one
+    // still lives, so drop the lock as its death would have made it stale (taking over a really
+    // stale lock is dir-lock.test.ts's and main.test.ts's subject).
+    fs.rmSync(path.join(dir, 'outbox.lock'));
 
-    const capture = startCapture({ db: idleDatabase(), outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix });
+    const capture = startCapture({ db: idleDatabase(), outboxDir: dir, ...SHARED_REDIS, prefix });
     expect(capture.stats().outbox).toMatchObject({
       recoveredRecords: executed.length + windows.length,
       truncatedBytes: torn.length,
@@ -91,7 +95,7 @@ describe('crash recovery', () => {
 
     // The child had relayed part of its records (it persisted a position) before it was killed.
     expect(fs.existsSync(path.join(dir, 'position.json'))).toBe(true);
-    const capture = startCapture({ db: idleDatabase(), outboxDir: dir, redisUrl: SHARED_REDIS_URL, prefix });
+    const capture = startCapture({ db: idleDatabase(), outboxDir: dir, ...SHARED_REDIS, prefix });
     await waitFor(() => capture.stats().outbox.pendingRecords === 0, 20_000, 'the outbox to drain after the restart');
     await capture.close();
 

@@ -38,6 +38,11 @@ const segmentFiles = () =>
     .filter((f) => f.endsWith('.jsonl'))
     .sort();
 const lastSegment = () => path.join(dir, segmentFiles().at(-1)!);
+/**
+ * An outbox abandoned as by a killed process: its lock would name a dead process, but this one
+ * lives on, so the lock is dropped (taking over a really stale lock: dir-lock.test.ts).
+ */
+const abandon = () => fs.rmSync(path.join(dir, 'outbox.lock'));
 
 /** Commits `n` records per tick for `ticks` ticks, numbering executions from `start`. */
 function fill(outbox: Outbox, start: number, ticks: number, n: number): OutboxRecord[] {
@@ -134,6 +139,7 @@ describe('Outbox', () => {
     // Abandoned without close (the process was killed), in the middle of writing a line.
     const torn = `{"at":${Date.now()},"record":{"type":"executed","executionId":"0000`;
     fs.appendFileSync(lastSegment(), torn);
+    abandon();
     const b = Outbox.open({ dir, segmentBytes: 1 << 20 });
     expect(b.stats().truncatedBytes).toBe(torn.length);
     expect(b.stats().recoveredRecords).toBe(written.length);
@@ -150,6 +156,7 @@ describe('Outbox', () => {
     const a = Outbox.open({ dir, segmentBytes: 1 << 20 });
     const written = fill(a, 0, 2, 3);
     fs.appendFileSync(lastSegment(), Buffer.alloc(3000));
+    abandon();
     const b = Outbox.open({ dir, segmentBytes: 1 << 20 });
     expect(b.stats().truncatedBytes).toBe(3000);
     expect((await drain(b)).records).toEqual(written);
@@ -234,7 +241,8 @@ describe('Outbox', () => {
       await exited;
     }
     const outbox = Outbox.open({ dir, segmentBytes: 1 << 20 });
-    expect(fs.readFileSync(path.join(dir, 'outbox.lock'), 'utf8')).toBe(String(process.pid));
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'outbox.lock'), 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(() => Outbox.open({ dir, segmentBytes: 1 << 20 })).toThrow(OutboxLockedError); // one writer, even here
     outbox.close();
     expect(fs.existsSync(path.join(dir, 'outbox.lock'))).toBe(false);
   });

@@ -12,6 +12,7 @@ import { startCapture, type Capture, type StartCaptureParams } from '../../../se
 import type { Database } from '../../../server/database.js';
 import { JobReader, randomPrefix } from './bullmq-jobs.js';
 import { TestRedis } from '../../helpers/redis-server.js';
+import { ALLOW_VOLATILE_REDIS } from '../../helpers/shared-redis.js';
 import { expectExecutionJobs, expectWindowJobs, recordedRun, sleep, waitFor } from './simulation.js';
 
 let dir: string;
@@ -62,7 +63,15 @@ function expectTicksNotSlowed(durations: number[]): void {
 function startRun(seed: string, options: Omit<StartCaptureParams, 'db' | 'outboxDir' | 'redisUrl' | 'prefix'>) {
   const prefix = randomPrefix();
   const { db, executed, windows } = recordedRun(seed);
-  const capture = startCapture({ db, outboxDir: dir, redisUrl: redis.url, prefix, ...options });
+  // The private Redis has no persistence (it is stopped with SHUTDOWN SAVE instead): the suite's allowance.
+  const capture = startCapture({
+    db,
+    outboxDir: dir,
+    redisUrl: redis.url,
+    allowVolatileRedis: ALLOW_VOLATILE_REDIS,
+    prefix,
+    ...options,
+  });
   return { prefix, db, capture, executed, windows };
 }
 

@@ -1,12 +1,13 @@
 /**
  * The new-version announcement: after a version is committed, the analysis job publishes it on the
- * Redis channel `<prefix>:estimates`, and the scheduler reloads (`loadLatestEstimates`). Pub/sub is
+ * Redis channel `<prefix>:estimates`, and the scheduler reloads (`loadLatestEstimates`,
+ * clickhouse/estimates.ts). A contract between the two components, so it lives here. Pub/sub is
  * fire-and-forget: a subscriber that is disconnected at that moment misses the message. So the
  * subscriber helper also calls its handler with `null` each time its subscription is (re)established
  * — "you may have missed something: reload" — which covers start-up and every Redis reconnection.
  */
 import { Redis } from 'ioredis';
-import { silentLogger, type Logger } from '../common/logger.js';
+import { silentLogger, type Logger } from './logger.js';
 
 export interface EstimatesAnnouncement {
   version: number;

@@ -1,12 +1,61 @@
 /**
- * What the scheduler (and reports) load: the current version of the estimates. Current = the largest
- * version that has its `estimate_versions` row (written last by a successful run), so a reader never
- * sees a half-written version. Returns null before the first successful run.
+ * The estimates contract between the analysis job (which writes them) and the scheduler and reports
+ * (which read them): the rows of `estimates` and `estimate_versions` (migration 010) and the reader.
+ * It lives with the schema so neither side imports the other's internals.
+ *
+ * Current = the largest version that has its `estimate_versions` row (written last by a successful
+ * run), so a reader never sees a half-written version. `loadLatestEstimates` returns null before the
+ * first successful run.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { InvalidArgumentError } from '../common/errors.js';
-import { IDENTIFIER } from '../clickhouse/client.js';
-import type { EstimateRow, VersionRow } from './estimates-writer.js';
+import { IDENTIFIER } from './client.js';
+
+/** A row of `estimates`. */
+export interface EstimateRow {
+  version: number;
+  computed_at: number;
+  query_id: string;
+  cpu: number;
+  io: number;
+  memory: number;
+  cpu_sd: number;
+  io_sd: number;
+  memory_sd: number;
+  cpu_lower: number;
+  cpu_upper: number;
+  io_lower: number;
+  io_upper: number;
+  memory_lower: number;
+  memory_upper: number;
+  observations: number;
+  windows: number;
+  prior: number;
+  method: string;
+}
+
+/** A row of `estimate_versions`. */
+export interface VersionRow {
+  version: number;
+  computed_at: number;
+  method: string;
+  queries: number;
+  windows: number;
+  executions: number;
+  inconsistent_windows: number;
+  noise_cpu: number;
+  noise_io: number;
+  noise_memory: number;
+  prior_cpu: number;
+  prior_io: number;
+  prior_memory: number;
+  prior_sd_cpu: number;
+  prior_sd_io: number;
+  prior_sd_memory: number;
+  blocks_reused: number;
+  blocks_computed: number;
+  duration_ms: number;
+}
 
 export interface ResourceValues {
   cpu: number;
@@ -36,7 +85,7 @@ export interface LatestEstimates {
   prior: ResourceValues & { sd: ResourceValues };
 }
 
-/** The columns read back: a row of `estimates` as `estimates-writer.ts` defines it (64-bit counts may come back as text). */
+/** The columns read back: a row of `estimates` as defined above (64-bit counts may come back as text). */
 type Row = Omit<EstimateRow, 'version' | 'computed_at' | 'observations' | 'windows' | 'method'> & {
   observations: number | string;
 };

@@ -1,0 +1,25 @@
+/**
+ * A Redis connection for a command-line tool or a probe: it connects once, within `timeoutMs`,
+ * and never reconnects or retries a command, so an unreachable Redis is an error at once, with the
+ * connection's own reason (ECONNREFUSED…), rather than a wait.
+ */
+import { Redis } from 'ioredis';
+
+export async function connectOnce(url: string, timeoutMs: number, commandTimeoutMs = timeoutMs): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err));
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw cause ?? err;
+  }
+}
