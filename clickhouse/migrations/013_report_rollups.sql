@@ -48,6 +48,20 @@ PARTITION BY toYYYYMMDD(day)
 ORDER BY (bucket, query_id)
 SETTINGS ttl_only_drop_parts = 1
 ;
+-- The moment the views below start counting, to the millisecond (system.tables keeps a table's
+-- creation time in whole seconds only, which lost the rows stored earlier in the same second): the
+-- backfill at the end takes the rows inserted before it. On a rerun after a failure the first mark
+-- stays the one read (min).
+CREATE TABLE IF NOT EXISTS {{database}}.rollup_marks
+(
+    name String,
+    at   DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY name
+;
+INSERT INTO {{database}}.rollup_marks SELECT 'views_created', now64(3)
+;
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{database}}.execution_buckets_mv TO {{database}}.execution_buckets AS
 SELECT toDate(executed_at) AS day, intDiv(executed_tick, 10) AS bucket, count() AS executions,
   countIf(delay_count > 0) AS delayed, countIf(delayed_by = 'scheduler') AS moved,
@@ -65,8 +79,10 @@ FROM {{database}}.executions
 GROUP BY day, bucket, query_id
 ;
 -- The rows stored before the views existed. The views count every row inserted after they were
--- created; rows inserted before are those with an earlier `inserted_at` (the server's clock at
--- insert). An insert running across the views' creation second may be counted twice or missed.
+-- created; rows inserted before are those with an `inserted_at` (the server's clock at insert)
+-- before the mark. Only an insert running during the milliseconds between the mark and the views'
+-- creation is missed (migrations run before a component inserts, so only another component's
+-- ingest running across an upgrade can meet it).
 INSERT INTO {{database}}.execution_buckets
 SELECT toDate(executed_at) AS day, intDiv(executed_tick, 10) AS bucket, count() AS executions,
   countIf(delay_count > 0) AS delayed, countIf(delayed_by = 'scheduler') AS moved,
@@ -75,14 +91,12 @@ SELECT toDate(executed_at) AS day, intDiv(executed_tick, 10) AS bucket, count() 
   min(if(delay_count > 0, executed_tick, 9223372036854775807)) AS first_delayed,
   min(if(delayed_by = 'scheduler', executed_tick, 9223372036854775807)) AS first_moved
 FROM {{database}}.executions
-WHERE inserted_at < (SELECT min(metadata_modification_time) FROM system.tables
-  WHERE database = '{{database}}' AND name = 'execution_buckets_mv')
+WHERE inserted_at < (SELECT min(at) FROM {{database}}.rollup_marks WHERE name = 'views_created')
 GROUP BY day, bucket
 ;
 INSERT INTO {{database}}.query_buckets
 SELECT toDate(executed_at) AS day, intDiv(executed_tick, 600) AS bucket, query_id, count() AS executions,
   sum(toInt64(added_delay)) AS added_delay_sum, min(executed_at) AS first_at, max(executed_at) AS last_at
 FROM {{database}}.executions
-WHERE inserted_at < (SELECT min(metadata_modification_time) FROM system.tables
-  WHERE database = '{{database}}' AND name = 'query_buckets_mv')
+WHERE inserted_at < (SELECT min(at) FROM {{database}}.rollup_marks WHERE name = 'views_created')
 GROUP BY day, bucket, query_id

@@ -132,11 +132,11 @@ describe('ClickHouseStore', () => {
     const drifted = new ClickHouseStore(ch.client, { database: 'drift' });
     const batch = executions(block(5), 3).map((e) => ({ ...e, delayCount: 2, delayedBy: 'scheduler' }));
     await ch.client.command({
-      query: 'ALTER TABLE drift.executions DROP COLUMN added_delay_by, DROP COLUMN delayed_by',
+      query: 'ALTER TABLE drift.executions DROP COLUMN queued_at',
     });
     const error = await drifted.insertExecutions(batch).catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'INCORRECT_DATA' });
-    expect((error as Error).message).toMatch(/Unknown field found while parsing JSONEachRow format: delayed_by/);
+    expect((error as Error).message).toMatch(/Unknown field found while parsing JSONEachRow format: queued_at/);
     const count = async () => {
       const rs = await ch.client.query({ query: 'SELECT count() AS n FROM drift.executions', format: 'JSONEachRow' });
       return Number((await rs.json<{ n: number }>())[0]!.n);
@@ -144,7 +144,7 @@ describe('ClickHouseStore', () => {
     expect(await count()).toBe(0);
     await ch.client.command({
       query:
-        "ALTER TABLE drift.executions ADD COLUMN delayed_by LowCardinality(Nullable(String)) AFTER delay_count, ADD COLUMN added_delay_by Map(LowCardinality(String), Int32) DEFAULT if(delay_count = 0, map(), map(ifNull(delayed_by, ''), added_delay)) AFTER delayed_by",
+        "ALTER TABLE drift.executions ADD COLUMN queued_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)) AFTER executed_tick",
     });
     await drifted.insertExecutions(batch);
     const rs = await ch.client.query({ query: 'SELECT delayed_by FROM drift.executions', format: 'JSONEachRow' });

@@ -59,7 +59,7 @@ describe('ingest under a systematic failure', () => {
     const sink = counting();
     const ingest = start(logger, sink);
     endpoint = await startHealthEndpoint({ ingest, port: 0, logger });
-    await f.sql(`ALTER TABLE ${DATABASE}.executions DROP COLUMN added_delay_by, DROP COLUMN delayed_by`);
+    await f.sql(`ALTER TABLE ${DATABASE}.executions DROP COLUMN queued_at`);
     const b = 1_000_000;
     const events = executions(b, 300).map((e, i) =>
       i % 3 === 0 ? { ...e, delayCount: 1, delayedBy: 'scheduler' } : e,
@@ -83,7 +83,7 @@ describe('ingest under a systematic failure', () => {
     expect(body).toMatchObject({ status: 'degraded', state: 'running' });
     expect(body.reasons).toHaveLength(1);
     expect(body.reasons[0]).toMatch(
-      /^executions: ClickHouse refuses every record tried \(not one bad record; schema changed\?\) since \S+Z, 300 records held and retried: INCORRECT_DATA: Unknown field found while parsing JSONEachRow format: delayed_by/,
+      /^executions: ClickHouse refuses every record tried \(not one bad record; schema changed\?\) since \S+Z, 300 records held and retried: INCORRECT_DATA: Unknown field found while parsing JSONEachRow format: queued_at/,
     );
     expect(ingest.health()).toEqual({ status: 'degraded', reasons: body.reasons });
     const warnings = lines.filter((l) => l.level === 40);
@@ -91,7 +91,7 @@ describe('ingest under a systematic failure', () => {
     expect(warnings.length, 'one line per failure episode and reminder, not per retry').toBeLessThan(4);
 
     await f.sql(
-      `ALTER TABLE ${DATABASE}.executions ADD COLUMN delayed_by LowCardinality(Nullable(String)) AFTER delay_count, ADD COLUMN added_delay_by Map(LowCardinality(String), Int32) DEFAULT if(delay_count = 0, map(), map(ifNull(delayed_by, ''), added_delay)) AFTER delayed_by`,
+      `ALTER TABLE ${DATABASE}.executions ADD COLUMN queued_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)) AFTER executed_tick`,
     );
     await waitFor(async () => (await f.queues.counts()).completed === 300, 20_000, 'every job acknowledged');
     expect(await f.store.countExecutions(range(b, 300))).toEqual({

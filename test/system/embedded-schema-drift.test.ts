@@ -52,14 +52,14 @@ describe('npm start (embedded) under a schema drift', () => {
 
     // The operator's mistake, made through a client of the same embedded engine.
     const admin = createClickHouse({ kind: 'embedded', dataPath });
-    await admin.command({ query: 'ALTER TABLE spike.executions DROP COLUMN added_delay_by, DROP COLUMN delayed_by' });
+    await admin.command({ query: 'ALTER TABLE spike.executions DROP COLUMN queued_at' });
     const droppedAt = (await healthz()).tick;
     await waitFor(async () => (await healthz()).status === 'degraded', 30_000, '/healthz degraded');
     await new Promise((r) => setTimeout(r, 3000)); // executions keep arriving, and are held
     const degraded = await healthz();
     expect(degraded.reasons).toHaveLength(1);
     expect(degraded.reasons![0]).toMatch(
-      /^ingest executions: ClickHouse refuses every record tried .* records held and retried: INCORRECT_DATA: Unknown field found while parsing JSONEachRow format: delayed_by/,
+      /^ingest executions: ClickHouse refuses every record tried .* records held and retried: INCORRECT_DATA: Unknown field found while parsing JSONEachRow format: queued_at/,
     );
     const stats = (await (await fetch(`${system.server.url}/stats`)).json()) as {
       ingest: { health: { status: string }; executions: { deadLettered: number; pending: number; stored: number } };
@@ -70,7 +70,7 @@ describe('npm start (embedded) under a schema drift', () => {
 
     await admin.command({
       query:
-        "ALTER TABLE spike.executions ADD COLUMN delayed_by LowCardinality(Nullable(String)) AFTER delay_count, ADD COLUMN added_delay_by Map(LowCardinality(String), Int32) DEFAULT if(delay_count = 0, map(), map(ifNull(delayed_by, ''), added_delay)) AFTER delayed_by",
+        "ALTER TABLE spike.executions ADD COLUMN queued_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)) AFTER executed_tick",
     });
     const restoredAt = (await healthz()).tick;
     await waitFor(async () => (await healthz()).status === 'ok', 30_000, '/healthz ok again');
