@@ -19,7 +19,7 @@
  * version stays in force, and the next interval tries again.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis } from '../common/redis-client.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { ClickHouseClient } from '../clickhouse/client.js';
 import { publishEstimates } from '../common/estimates-channel.js';
@@ -77,10 +77,10 @@ export function startAnalysis(params: StartAnalysisParams): AnalysisHandle {
   const prefix = options.redis.prefix;
   const sink = params.sink ?? new ClickHouseEstimatesSink(params.clickhouse, database);
   // BullMQ needs maxRetriesPerRequest null on its connections (it waits for reconnection).
-  const connection = new Redis(options.redis.url, { maxRetriesPerRequest: null, connectionName: 'spike-analysis' });
+  const connection = createRedis(options.redis.url, { maxRetriesPerRequest: null, connectionName: 'spike-analysis' });
   connection.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   // Lock and publish fail fast instead, so a run does not hang while Redis is away.
-  const commands = new Redis(options.redis.url, { maxRetriesPerRequest: 2, connectionName: 'spike-analysis-lock' });
+  const commands = createRedis(options.redis.url, { maxRetriesPerRequest: 2, connectionName: 'spike-analysis-lock' });
   commands.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const lock = new RedisLock(commands, `${prefix}:analysis-run-lock`, options.lockTtlMs, log);
 

@@ -10,7 +10,7 @@
  * versions be written; that is harmless here (each version is complete, and the larger wins).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis-client.js';
 import type { Logger } from '../common/logger.js';
 import { LockLostError } from './errors.js';
 
@@ -28,7 +28,7 @@ export interface HeldLock {
 
 export class RedisLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     private readonly ttlMs: number,
     private readonly logger: Logger,

@@ -26,6 +26,7 @@ import { redisSettings } from '../common/redis-settings.js';
 import { integer, oneOf, text, toggle, type SettingValues } from '../common/settings.js';
 import type { EstimatorOptions } from './estimator/estimate.js';
 import { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';
+import { redisKeyPrefix } from '../common/redis-url.js';
 
 /** The estimator's own settings (also accepted by the evaluation CLI). */
 export const estimatorSettings = {
@@ -172,7 +173,7 @@ export function compileEstimatorOptions(v: EstimatorSettingValues): EstimatorOpt
 
 export function compileAnalysisOptions(v: AnalysisSettingValues): AnalysisOptions {
   return {
-    redis: { url: v.redisUrl, prefix: v.prefix },
+    redis: { url: v.redisUrl, prefix: redisKeyPrefix(v.redisUrl, v.prefix) },
     intervalMs: v.intervalMs,
     earlySolvesMs: earlySolves(v.earlySolveEveryMs, v.earlySolveUntilMs),
     runAtStart: !v.delayFirstRun,

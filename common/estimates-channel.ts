@@ -6,7 +6,7 @@
  * subscriber helper also calls its handler with `null` each time its subscription is (re)established
  * — "you may have missed something: reload" — which covers start-up and every Redis reconnection.
  */
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from './redis-client.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface EstimatesAnnouncement {
@@ -20,7 +20,7 @@ export function estimatesChannel(prefix: string): string {
   return `${prefix}:estimates`;
 }
 
-export async function publishEstimates(redis: Redis, prefix: string, a: EstimatesAnnouncement): Promise<number> {
+export async function publishEstimates(redis: RedisClient, prefix: string, a: EstimatesAnnouncement): Promise<number> {
   return redis.publish(estimatesChannel(prefix), JSON.stringify(a));
 }
 
@@ -42,7 +42,7 @@ export function subscribeEstimates(params: {
 }): EstimatesSubscription {
   const log = (params.logger ?? silentLogger).child({ component: 'estimates-subscriber' });
   const channel = estimatesChannel(params.prefix);
-  const redis = new Redis(params.redisUrl, {
+  const redis = createRedis(params.redisUrl, {
     maxRetriesPerRequest: null,
     connectionName: 'spike-estimates-subscriber',
   });

@@ -3,10 +3,10 @@
  * and never reconnects or retries a command, so an unreachable Redis is an error at once, with the
  * connection's own reason (ECONNREFUSED…), rather than a wait.
  */
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from './redis-client.js';
 
-export async function connectOnce(url: string, timeoutMs: number, commandTimeoutMs = timeoutMs): Promise<Redis> {
-  const redis = new Redis(url, {
+export async function connectOnce(url: string, timeoutMs: number, commandTimeoutMs = timeoutMs): Promise<RedisClient> {
+  const redis = createRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: commandTimeoutMs,

@@ -12,7 +12,7 @@
  * Redis need not hold a long history (about 1 KB per job).
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis-client.js';
 import type { Logger } from '../common/logger.js';
 import { InvalidRecordError } from '../clickhouse/errors.js';
 import { Batcher, type BatcherStats } from './batcher.js';
@@ -54,7 +54,7 @@ export class QueueConsumer<Row> {
 
   constructor(
     private readonly spec: ConsumerSpec<Row>,
-    deps: { connection: Redis; options: IngestOptions; deadLetters: DeadLetterQueue; logger: Logger },
+    deps: { connection: RedisClient; options: IngestOptions; deadLetters: DeadLetterQueue; logger: Logger },
   ) {
     const { options, deadLetters } = deps;
     this.log = deps.logger.child({ queue: spec.queue });

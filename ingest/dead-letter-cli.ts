@@ -9,7 +9,8 @@
  * everything before anything changes. Exit codes: 0 done; 1 Redis unreachable, or a record could
  * not be replayed (it stays in the dead-letter queue, the reason on stderr); 2 bad usage or unknown id.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis-client.js';
+import { redisKeyPrefix } from '../common/redis-url.js';
 import { EXIT_FAILURE, EXIT_USAGE, readCommandLine } from '../common/cli.js';
 import { connectOnce } from '../common/redis-connect.js';
 import {
@@ -44,13 +45,13 @@ if (!(COMMANDS as readonly string[]).includes(command ?? '')) {
 }
 const ids = cli.ids === undefined ? undefined : [...new Set(cli.ids.split(','))];
 
-let redis: Redis;
+let redis: RedisClient;
 try {
   redis = await connectOnce(cli.redisUrl, 3000, 10_000);
 } catch (err) {
   fail(EXIT_FAILURE, `cannot reach Redis (--redis-url / REDIS_URL): ${(err as Error).message}`);
 }
-const queue = new DeadLetterQueue(redis, cli.prefix, { asTool: true });
+const queue = new DeadLetterQueue(redis, redisKeyPrefix(cli.redisUrl, cli.prefix), { asTool: true });
 
 function printList(entries: DeadLetter[]): void {
   if (cli.json) {

@@ -11,7 +11,7 @@
  * the re-queued job.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis-client.js';
 import {
   QUEUE_DEAD_LETTER,
   QUEUE_EXECUTIONS,
@@ -82,7 +82,7 @@ export class DeadLetterQueue {
 
   /** `asTool`: for command-line tools, which must not write BullMQ's queue metadata just by looking. */
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly prefix: string,
     private readonly options: { asTool?: boolean } = {},
   ) {

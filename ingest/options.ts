@@ -15,6 +15,7 @@
 import { ConfigError } from '../common/errors.js';
 import { redisSettings } from '../common/redis-settings.js';
 import { integer, text, toggle, type SettingValues } from '../common/settings.js';
+import { redisKeyPrefix } from '../common/redis-url.js';
 
 export const ingestSettings = {
   ...redisSettings,
@@ -182,7 +183,7 @@ export function compileIngestOptions(v: IngestSettingValues): IngestOptions {
     throw new ConfigError('retryMaxMs', v.retryMaxMs, `must be ≥ retryBaseMs (${v.retryBaseMs})`);
   }
   return {
-    redis: { url: v.redisUrl, prefix: v.prefix },
+    redis: { url: v.redisUrl, prefix: redisKeyPrefix(v.redisUrl, v.prefix) },
     batch: { maxSize: v.batchSize, flushMs: v.flushMs, insertConcurrency: v.insertConcurrency },
     retry: { baseMs: v.retryBaseMs, maxMs: v.retryMaxMs, maxAttempts: v.maxAttempts },
     worker: {

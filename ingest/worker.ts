@@ -11,7 +11,7 @@
  * BullMQ re-delivers their jobs later: nothing is lost, nothing is marked failed.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis } from '../common/redis-client.js';
 import { QUEUE_EXECUTIONS, QUEUE_METRICS, QUEUE_RUNS } from '../common/contracts.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { ClickHouseClient } from '../clickhouse/client.js';
@@ -100,7 +100,7 @@ export function startIngest(params: StartIngestOptions): IngestHandle {
   // One connection for the workers' commands and the dead-letter queue (BullMQ duplicates it for
   // each worker's blocking fetch). maxRetriesPerRequest null: BullMQ's workers require it, and a
   // command waits for the reconnection instead of failing while Redis restarts.
-  const connection = new Redis(options.redis.url, { maxRetriesPerRequest: null, connectionName: 'spike-ingest' });
+  const connection = createRedis(options.redis.url, { maxRetriesPerRequest: null, connectionName: 'spike-ingest' });
   connection.on('error', () => undefined); // reported by the workers' 'error' events, rate-limited
   const deadLetters = new DeadLetterQueue(connection, options.redis.prefix);
   const deps = { connection, options, deadLetters, logger: log };

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
+import { createRedis } from '../common/redis-client.js';
 import { readCommandLine } from '../common/cli.js';
 import type { TrueQuery } from '../common/contracts.js';
 import { createLogger } from '../common/logger.js';
@@ -123,7 +123,7 @@ try {
 } finally {
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
-  const r = new Redis(redis.redisUrl);
+  const r = createRedis(redis.redisUrl);
   const keys = await r.keys(`${prefix}:*`);
   if (keys.length > 0) await r.del(...keys);
   r.disconnect();

@@ -4,7 +4,7 @@
  * is covered by the rebuild from `GET /queued`, so entries left pending by a killed consumer are
  * acknowledged unread at start rather than replayed late.
  */
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../common/redis-client.js';
 import { queuedStreamKey, SCHEDULER_GROUP, STREAM_FIELD, type QueuedStreamEntry } from '../common/contracts.js';
 
 export interface StreamEntry {
@@ -18,7 +18,7 @@ type ReadReply = [string, Entries][] | [string, Entries] | null;
 
 export class QueuedReader {
   readonly key: string;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(
     redisUrl: string,
@@ -28,7 +28,7 @@ export class QueuedReader {
     this.key = queuedStreamKey(prefix);
     // A blocking read holds its connection, so the reader has its own. No offline queue: while
     // Redis is away a read fails at once and the service retries (and resyncs) on its own terms.
-    this.redis = new Redis(redisUrl, {
+    this.redis = createRedis(redisUrl, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 1000),

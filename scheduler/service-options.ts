@@ -4,6 +4,7 @@
  * options.ts. `compileServiceOptions` yields a type with no optional fields, durations in ms.
  */
 import { integer, text, toggle, type SettingValues } from '../common/settings.js';
+import { redisKeyPrefix } from '../common/redis-url.js';
 
 export const schedulerServiceSettings = {
   serverUrl: text({
@@ -87,7 +88,7 @@ export function compileServiceOptions(
 ): Omit<SchedulerServiceOptions, 'serverUrl'> {
   return {
     redisUrl: v.redisUrl,
-    prefix: v.prefix,
+    prefix: redisKeyPrefix(v.redisUrl, v.prefix),
     consumer: v.consumer,
     readCount: v.readCount,
     blockMs: 500,

@@ -17,7 +17,7 @@
  * another client's move is refused (409) instead of landing on top of it. A request the database
  * refuses is never sent again: its execution leaves the plan, and the plan is not rebuilt.
  */
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../common/redis-client.js';
 import { schedulerStatsKey, type DelayedEvent, type TickEndEntry } from '../common/contracts.js';
 import { ConfigError } from '../common/errors.js';
 import { minorGc } from '../common/idle-gc.js';
@@ -86,7 +86,7 @@ class SchedulerService {
   private readonly o: SchedulerServiceOptions;
   private readonly db: DatabaseClient;
   private readonly reader: QueuedReader;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly model = new SwappableCostModel();
   private readonly live: LiveFigures;
   private readonly ownership: Ownership;
@@ -115,7 +115,7 @@ class SchedulerService {
     this.ownership = new Ownership(this.o.by);
     this.gc = this.o.idleGc ? minorGc() : undefined;
     this.reader = new QueuedReader(this.o.redisUrl, this.o.prefix, this.o.consumer);
-    this.redis = new Redis(this.o.redisUrl, {
+    this.redis = createRedis(this.o.redisUrl, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectionName: 'spike-scheduler',

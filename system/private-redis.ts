@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { freePort } from '../common/free-port.js';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedis } from '../common/redis-client.js';
+import { isClusterUrl } from '../common/redis-url.js';
 import type { Logger } from '../common/logger.js';
 import { readRedisPersistence, volatileRedisMessage, VolatileRedisError } from '../server/capture/index.js';
 
@@ -63,7 +64,7 @@ export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.en
 
 /** True when a Redis answers PING at `url` within `timeoutMs` (an auth error counts: it answers). */
 export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, {
+  const client = createRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -333,6 +334,8 @@ export async function ensureRedis(params: {
     }
     reason = `Redis at ${url} is not durable (${found.detail}); starting a private ${REDIS_BINARY} under ${dir} instead (--allow-volatile-redis would use it anyway)`;
   } else {
+    // A private single Redis is no stand-in for a cluster someone named.
+    if (isClusterUrl(url)) throw new RedisUnavailableError(`no node of the Redis Cluster ${url} (REDIS_URL / --redis-url) answers`);
     if (!findExecutable(REDIS_BINARY, env)) throw new RedisUnavailableError(howToGetRedis(url));
     reason = `Redis does not answer; starting a private ${REDIS_BINARY} under ${dir}`;
   }

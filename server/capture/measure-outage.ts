@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis } from '../../common/redis-client.js';
 import { QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../common/contracts.js';
 import { readCommandLine } from '../../common/cli.js';
 import { createLogger } from '../../common/logger.js';
@@ -160,7 +160,7 @@ clearInterval(sampler);
 const rssAfter = process.memoryUsage.rss();
 const closed = await capture.close();
 
-const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const connection = createRedis(redisUrl, { maxRetriesPerRequest: null });
 const jobs: Record<string, number> = {};
 for (const name of [QUEUE_EXECUTIONS, QUEUE_METRICS]) {
   const q = new Queue(name, { connection, prefix });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis } from '../../common/redis-client.js';
 import { QUEUE_DEAD_LETTER, QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../common/contracts.js';
 import { Database } from '../database.js';
 import { simulationOptions } from '../options.js';
@@ -65,7 +65,7 @@ loopDelay.disable();
 const stats = capture.stats();
 await capture.close();
 
-const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const connection = createRedis(redisUrl, { maxRetriesPerRequest: null });
 const counts: Record<string, number> = {};
 for (const name of [QUEUE_EXECUTIONS, QUEUE_METRICS, QUEUE_DEAD_LETTER]) {
   const q = new Queue(name, { connection, prefix });

@@ -6,6 +6,7 @@
 import { ConfigError } from '../../common/errors.js';
 import { redisSettings } from '../../common/redis-settings.js';
 import { integer, text, toggle, type SettingValues } from '../../common/settings.js';
+import { redisKeyPrefix } from '../../common/redis-url.js';
 
 export const captureSettings = {
   outboxDir: text({
@@ -184,6 +185,6 @@ export function compileCaptureOptions(v: CaptureSettingValues): CaptureOptions {
     queuedStreamMaxLen: v.queuedStreamMaxLen,
     allowVolatileRedis: v.allowVolatileRedis,
     redisUrl: v.redisUrl,
-    prefix: v.prefix,
+    prefix: redisKeyPrefix(v.redisUrl, v.prefix),
   };
 }

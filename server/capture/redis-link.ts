@@ -11,7 +11,7 @@
  * configuration (`CONFIG SET appendonly yes`) resumes the relay without a restart; meanwhile the
  * records wait in the outbox on disk.
  */
-import { Redis } from 'ioredis';
+import { createRedis, isCluster, type RedisClient } from '../../common/redis-client.js';
 import type { Logger } from '../../common/logger.js';
 import { probePersistence, volatileRedisMessage, type RedisPersistence } from './redis-persistence.js';
 
@@ -42,7 +42,7 @@ export interface RedisLinkStats {
 }
 
 export class RedisLink {
-  readonly client: Redis;
+  readonly client: RedisClient;
   private _state: RedisState = 'connecting';
   private since = Date.now();
   private readyCount = 0;
@@ -52,10 +52,12 @@ export class RedisLink {
   /** The verdict last logged, so a refused Redis checked every few seconds is logged once. */
   private loggedVerdict: string | null = null;
   private recheck: NodeJS.Timeout | undefined;
+  /** A persistence check is in flight (a cluster's re-checks must not pile up). */
+  private verifying = false;
   private readonly listeners = new Set<(state: RedisState) => void>();
 
   constructor(private readonly options: RedisLinkOptions) {
-    this.client = new Redis(options.url, {
+    this.client = createRedis(options.url, {
       enableOfflineQueue: false,
       // Nothing waits in the offline queue, so there is nothing to retry; in-flight pipelines are
       // aborted by ioredis when the socket closes and the relay re-sends them.
@@ -77,6 +79,13 @@ export class RedisLink {
       this.set('disconnected');
     });
     this.client.on('reconnecting', () => this.set('reconnecting'));
+    // A cluster changes under one connection (a replica promoted, a master added): each reload of
+    // its slot map (every few seconds, and after every MOVED) reads every master's persistence again.
+    if (options.persistence && isCluster(this.client)) {
+      this.client.on('refresh', () => {
+        if (this._state === 'connected' || this._state === 'refused') void this.verify(this.readyCount, false);
+      });
+    }
     this.client.on('end', () => this.set('closed'));
     // Without an 'error' listener ioredis prints every failed reconnection attempt; log the first
     // of each outage only, the state change already says Redis is away.
@@ -91,7 +100,7 @@ export class RedisLink {
     return this._state;
   }
 
-  /** True when commands can be sent (and, with the persistence check, Redis passed it). */
+  /** True when commands can be sent (and, with the persistence check, RedisClient passed it). */
   get ready(): boolean {
     return this.client.status === 'ready' && this._state === 'connected';
   }
@@ -99,19 +108,24 @@ export class RedisLink {
   /**
    * Reads the persistence of connection `epoch` and moves to `connected` or `refused`. A check cut
    * short by a lost connection is dropped (the next connection checks again); one that times out
-   * resets the connection, as a send that times out does.
+   * resets the connection, as a send that times out does — unless `resetOnFailure` is false (a
+   * cluster's re-check after a topology change: the next reload of the slot map checks again).
    */
-  private async verify(epoch: number): Promise<void> {
+  private async verify(epoch: number, resetOnFailure = true): Promise<void> {
     const check = this.options.persistence!;
+    if (!resetOnFailure && this.verifying) return;
     let found: RedisPersistence;
+    this.verifying = true;
     try {
       found = await probePersistence(this.client, check.timeoutMs);
     } catch (error) {
-      if (epoch !== this.readyCount || this.client.status !== 'ready') return;
+      if (!resetOnFailure || epoch !== this.readyCount || this.client.status !== 'ready') return;
       this.lastError = `persistence check failed: ${(error as Error).message}`;
       this.options.logger.warn({ err: this.lastError }, 'redis persistence check failed; reconnecting');
       this.reset();
       return;
+    } finally {
+      this.verifying = false;
     }
     if (epoch !== this.readyCount || this.client.status !== 'ready' || this._state === 'closed') return;
     this.persistence = found;
@@ -128,6 +142,7 @@ export class RedisLink {
       this.lastError = volatileRedisMessage(this.options.url, found);
       if (first) this.options.logger.error(log, `relay paused, records stay in the outbox: ${this.lastError}`);
       this.set('refused');
+      clearTimeout(this.recheck);
       this.recheck = setTimeout(() => void this.verify(epoch), check.recheckMs);
       this.recheck.unref();
     }

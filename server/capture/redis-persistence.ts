@@ -12,7 +12,9 @@
  * ACLs) `INFO persistence` still tells whether the AOF is on, though not its fsync policy.
  * Pure judgement (`judgeConfig`, `judgeInfo`) is separate from the round trips (`probePersistence`).
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis, isCluster, type RedisClient } from '../../common/redis-client.js';
+import { isClusterUrl } from '../../common/redis-url.js';
 import type { Logger } from '../../common/logger.js';
 import { VolatileRedisError } from './errors.js';
 
@@ -39,7 +41,7 @@ export function judgeConfig(appendonly: string, appendfsync: string): RedisPersi
     return {
       ...base,
       verdict: 'volatile',
-      detail: `${settings}: Redis keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one`,
+      detail: `${settings}: RedisClient keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one`,
     };
   }
   if (!FSYNC_DURABLE.includes(appendfsync)) {
@@ -74,7 +76,7 @@ export function judgeInfo(info: string): RedisPersistence {
       verdict: 'volatile',
       appendonly: 'no',
       detail:
-        'aof_enabled:0 (INFO persistence): Redis keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one',
+        'aof_enabled:0 (INFO persistence): RedisClient keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one',
     };
   }
   return {
@@ -104,9 +106,30 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /**
  * Reads the persistence settings over `client` (a connection that is ready): CONFIG GET, else INFO
  * persistence. A refused command gives the next source a try; a lost connection or a timeout
- * rejects, and the caller checks again on the next connection.
+ * rejects, and the caller checks again on the next connection. On a cluster every master holds
+ * some of the keys, so every master is read and the cluster is as durable as its weakest master.
  */
-export async function probePersistence(client: Redis, timeoutMs: number): Promise<RedisPersistence> {
+export async function probePersistence(client: RedisClient, timeoutMs: number): Promise<RedisPersistence> {
+  if (!isCluster(client)) return probeNode(client, timeoutMs);
+  const masters = client.nodes('master');
+  if (masters.length === 0) throw new Error('no master of the cluster is known yet');
+  const found = await Promise.all(masters.map((node) => probeNode(node, timeoutMs)));
+  return judgeCluster(masters.map((node, i) => ({ node: `${node.options.host}:${node.options.port}`, found: found[i]! })));
+}
+
+const RANK: Record<PersistenceVerdict, number> = { durable: 0, unknown: 1, volatile: 2 };
+
+/** The verdict on a cluster: its weakest master's, naming that master. */
+export function judgeCluster(masters: { node: string; found: RedisPersistence }[]): RedisPersistence {
+  const worst = masters.reduce((a, b) => (RANK[b.found.verdict] > RANK[a.found.verdict] ? b : a));
+  const detail =
+    worst.found.verdict === 'durable'
+      ? `every master of the cluster (${masters.map((m) => m.node).join(', ')}): ${worst.found.detail}`
+      : `master ${worst.node} of the cluster: ${worst.found.detail}`;
+  return { ...worst.found, detail };
+}
+
+async function probeNode(client: Redis, timeoutMs: number): Promise<RedisPersistence> {
   let configError: string;
   try {
     // One parameter per CONFIG GET: several in one call need Redis 7.
@@ -143,7 +166,9 @@ export function volatileRedisMessage(url: string, p: RedisPersistence): string {
     p.verdict === 'unknown'
       ? `Let the relay's Redis user run CONFIG GET (or INFO), or`
       : `Turn on append-only persistence: in redis.conf "appendonly yes" and "appendfsync everysec" (or "always"), or at runtime ` +
-        `"redis-cli -u ${url} CONFIG SET appendonly yes" then "CONFIG REWRITE"; or`;
+        (isClusterUrl(url)
+          ? `on every node of the cluster "redis-cli -h <host> -p <port> CONFIG SET appendonly yes" then "CONFIG REWRITE"; or`
+          : `"redis-cli -u ${url} CONFIG SET appendonly yes" then "CONFIG REWRITE"; or`);
   return [
     what,
     'The relay deletes outbox records once Redis has acknowledged them, so such a Redis could lose them for good.',
@@ -156,7 +181,7 @@ export function volatileRedisMessage(url: string, p: RedisPersistence): string {
  * null when Redis does not answer within `timeoutMs` (the relay checks once it does).
  */
 export async function readRedisPersistence(url: string, timeoutMs = 2000): Promise<RedisPersistence | null> {
-  const client = new Redis(url, {
+  const client = createRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,

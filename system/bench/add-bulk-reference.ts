@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis } from '../../common/redis-client.js';
 import type { ExecutedEvent } from '../../common/contracts.js';
 import { removePrefix } from './queues.js';
 
@@ -38,7 +38,7 @@ export async function measureAddBulk(p: {
   jobs: number;
   chunk: number;
 }): Promise<AddBulkRun> {
-  const connection = new Redis(p.url, { maxRetriesPerRequest: null });
+  const connection = createRedis(p.url, { maxRetriesPerRequest: null });
   const queue = new Queue('reference', { connection, prefix: p.prefix });
   try {
     await queue.waitUntilReady();

@@ -4,7 +4,7 @@
  * at the end (the shared Redis is left as it was found).
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis, masterNodes, type RedisClient } from '../../common/redis-client.js';
 import { QUEUE_DEAD_LETTER, QUEUE_EXECUTIONS, QUEUE_METRICS } from '../../common/contracts.js';
 
 export interface Backlog {
@@ -16,7 +16,7 @@ export interface Backlog {
 }
 
 export class PipelineQueues {
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly executions: Queue;
   private readonly metrics: Queue;
   private readonly deadLetter: Queue;
@@ -25,7 +25,7 @@ export class PipelineQueues {
     readonly url: string,
     readonly prefix: string,
   ) {
-    this.connection = new Redis(url, { maxRetriesPerRequest: null });
+    this.connection = createRedis(url, { maxRetriesPerRequest: null });
     this.executions = new Queue(QUEUE_EXECUTIONS, { connection: this.connection, prefix });
     this.metrics = new Queue(QUEUE_METRICS, { connection: this.connection, prefix });
     this.deadLetter = new Queue(QUEUE_DEAD_LETTER, { connection: this.connection, prefix });
@@ -62,15 +62,19 @@ export class PipelineQueues {
 
 /** Deletes every key under `prefix:` (SCAN, never KEYS: the Redis is shared). */
 export async function removePrefix(url: string, prefix: string): Promise<number> {
-  const connection = new Redis(url, { maxRetriesPerRequest: 1 });
+  const connection = createRedis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
   let removed = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) removed += await connection.del(...keys);
-    } while (cursor !== '0');
+    await connection.connect();
+    // On a cluster each master holds its own keys (a prefix's keys share one slot: one DEL each).
+    for (const node of masterNodes(connection)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) removed += await node.del(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     connection.disconnect();
   }
