@@ -13,6 +13,7 @@ const REAL_TIME = [
   'test/system/metrics.test.ts',
   'test/system/pipeline-faults.test.ts',
   'test/system/read-only-limits.test.ts',
+  'test/system/redis-cluster.test.ts',
   'test/system/runs.test.ts',
   'test/system/topology.test.ts',
   'test/scheduler/live/**/*.test.ts',

@@ -74,4 +74,3 @@ export function isClusterUrl(url: string): boolean {
 export function redisKeyPrefix(url: string, prefix: string): string {
   return isClusterUrl(url) ? `{${prefix}}` : prefix;
 }
-

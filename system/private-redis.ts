@@ -335,7 +335,8 @@ export async function ensureRedis(params: {
     reason = `Redis at ${url} is not durable (${found.detail}); starting a private ${REDIS_BINARY} under ${dir} instead (--allow-volatile-redis would use it anyway)`;
   } else {
     // A private single Redis is no stand-in for a cluster someone named.
-    if (isClusterUrl(url)) throw new RedisUnavailableError(`no node of the Redis Cluster ${url} (REDIS_URL / --redis-url) answers`);
+    if (isClusterUrl(url))
+      throw new RedisUnavailableError(`no node of the Redis Cluster ${url} (REDIS_URL / --redis-url) answers`);
     if (!findExecutable(REDIS_BINARY, env)) throw new RedisUnavailableError(howToGetRedis(url));
     reason = `Redis does not answer; starting a private ${REDIS_BINARY} under ${dir}`;
   }

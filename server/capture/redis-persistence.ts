@@ -114,7 +114,9 @@ export async function probePersistence(client: RedisClient, timeoutMs: number): 
   const masters = client.nodes('master');
   if (masters.length === 0) throw new Error('no master of the cluster is known yet');
   const found = await Promise.all(masters.map((node) => probeNode(node, timeoutMs)));
-  return judgeCluster(masters.map((node, i) => ({ node: `${node.options.host}:${node.options.port}`, found: found[i]! })));
+  return judgeCluster(
+    masters.map((node, i) => ({ node: `${node.options.host}:${node.options.port}`, found: found[i]! })),
+  );
 }
 
 const RANK: Record<PersistenceVerdict, number> = { durable: 0, unknown: 1, volatile: 2 };
