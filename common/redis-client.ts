@@ -11,6 +11,8 @@ import { parseRedisUrl } from './redis-url.js';
 
 export type RedisClient = Redis | Cluster;
 
+export const SLOTS_REFRESH_MS = 5000;
+
 /** The options the product sets; each means the same on one Redis and on a cluster. */
 export type RedisClientOptions = Pick<
   RedisOptions,
@@ -28,6 +30,10 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
   if (target.mode === 'single') return new Redis(url, options);
   const { enableOfflineQueue, retryStrategy, lazyConnect, ...nodeOptions } = options;
   const clusterOptions: ClusterOptions = {
+    // Reload the slot map on a timer too, not only on a MOVED reply: a topology change (a replica
+    // promoted, a node added) is noticed even by a connection that is idle, and the relay re-reads
+    // the masters' persistence on each reload (server/capture/redis-link.ts).
+    slotsRefreshInterval: SLOTS_REFRESH_MS,
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
