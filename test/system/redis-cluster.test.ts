@@ -17,6 +17,7 @@ import { openReadOnly, type ReadOnlyQueries } from '../../clickhouse/index.js';
 import { silentLogger } from '../../common/logger.js';
 import { readRedisPersistence } from '../../server/capture/index.js';
 import { startEmbedded, type EmbeddedSystem } from '../../system/embedded.js';
+import { ensureRedis, RedisUnavailableError } from '../../system/private-redis.js';
 import { compileEmbeddedOptions, loadEmbeddedSettings } from '../../system/options.js';
 import { checkCompleteness, isComplete, type CompletenessReport } from '../../system/verify.js';
 import { TestRedisCluster } from '../helpers/redis-cluster.js';
@@ -45,6 +46,19 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a Redis Cluster', () => {
+  it('is what npm start uses when REDIS_URL names it, and never replaced by a private Redis', async () => {
+    const ensure = (url: string) =>
+      ensureRedis({ url, dir: join(dir, 'private-redis'), logger: silentLogger, explicit: true, pingTimeoutMs: 500 });
+    const found = await ensure(cluster!.url);
+    expect(found.url).toBe(cluster!.url);
+    expect(found.server).toBeUndefined();
+    await expect(ensure('redis+cluster://127.0.0.1:1,127.0.0.1:2')).rejects.toThrow(
+      new RedisUnavailableError(
+        'no node of the Redis Cluster redis+cluster://127.0.0.1:1,127.0.0.1:2 (REDIS_URL / --redis-url) answers',
+      ),
+    );
+  });
+
   it('is as durable as its weakest master: one without append-only persistence is named and refused', async () => {
     const c = cluster!;
     expect((await readRedisPersistence(c.url))?.verdict).toBe('durable');
