@@ -100,7 +100,7 @@ export class RedisLink {
     return this._state;
   }
 
-  /** True when commands can be sent (and, with the persistence check, RedisClient passed it). */
+  /** True when commands can be sent (and, with the persistence check, Redis passed it). */
   get ready(): boolean {
     return this.client.status === 'ready' && this._state === 'connected';
   }

@@ -41,7 +41,7 @@ export function judgeConfig(appendonly: string, appendfsync: string): RedisPersi
     return {
       ...base,
       verdict: 'volatile',
-      detail: `${settings}: RedisClient keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one`,
+      detail: `${settings}: Redis keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one`,
     };
   }
   if (!FSYNC_DURABLE.includes(appendfsync)) {
@@ -76,7 +76,7 @@ export function judgeInfo(info: string): RedisPersistence {
       verdict: 'volatile',
       appendonly: 'no',
       detail:
-        'aof_enabled:0 (INFO persistence): RedisClient keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one',
+        'aof_enabled:0 (INFO persistence): Redis keeps its data in memory (and at most in periodic snapshots), so a restart loses the jobs it acknowledged since the last one',
     };
   }
   return {
