@@ -47,7 +47,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     }
     return { host: n[1]!.replace(/^\[|\]$/g, ''), port };
   });
-  const [user, password] = auth === undefined ? [] : splitAuth(auth);
+  const [user, password] = auth === undefined ? [] : splitAuth(url, auth);
   return {
     mode: 'cluster',
     nodes,
@@ -57,10 +57,17 @@ export function parseRedisUrl(url: string): RedisTarget {
   };
 }
 
-function splitAuth(auth: string): [string | undefined, string | undefined] {
+function splitAuth(url: string, auth: string): [string | undefined, string | undefined] {
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new RedisUrlError(url, 'the user name and password must be percent-encoded (%XX)');
+    }
+  };
   const i = auth.indexOf(':');
-  if (i < 0) return [decodeURIComponent(auth) || undefined, undefined];
-  return [decodeURIComponent(auth.slice(0, i)) || undefined, decodeURIComponent(auth.slice(i + 1))];
+  if (i < 0) return [decode(auth) || undefined, undefined];
+  return [decode(auth.slice(0, i)) || undefined, decode(auth.slice(i + 1))];
 }
 
 export function isClusterUrl(url: string): boolean {

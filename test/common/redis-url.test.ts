@@ -41,6 +41,9 @@ describe('REDIS_URL', () => {
       'redisUrl (REDIS_URL) = "redis+cluster://a:7000,b": cluster node "b" must be host:port (port 1–65535)',
     );
     expect(() => load('redis+cluster://a:70000')).toThrow('cluster node "a:70000" must be host:port');
+    expect(() => load('redis+cluster://u:%E0%A4%A@a:7000')).toThrow(
+      'the user name and password must be percent-encoded',
+    );
     expect(() => load('http://a:6379')).toThrow(
       'must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port,… (seed nodes of a Redis Cluster)',
     );
