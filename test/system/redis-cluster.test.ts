@@ -108,7 +108,9 @@ describe('a Redis Cluster', () => {
     const relayed0 = s.capture.stats().relay.relayed.executions;
     const decisions0 = decisions();
     const failover = await c.failover(streamKey);
-    const tickAfterFailover = ((await (await fetch(`${s.server.url}/stats`)).json()) as { nextTick: number }).nextTick;
+    const nextTick = async () =>
+      ((await (await fetch(`${s.server.url}/stats`)).json()) as { nextTick: number }).nextTick;
+    const tickAfterFailover = await nextTick();
     expect(failover).toMatchObject({ oldMaster: before.master, newMaster: before.replica });
 
     // The new master takes the stream, the jobs and the decisions' traffic from here on.
@@ -127,14 +129,15 @@ describe('a Redis Cluster', () => {
     });
     // From the run's first tick to 2 s after the failover (the 3 s above have passed it).
     const range = { to: tickAfterFailover + 20, settleMs: 0 };
+    await waitFor(async () => (await nextTick()) > range.to, 10_000, 'the range to have run');
     const check = () => checkCompleteness({ apiUrl: s.server.url, queries: queries!, database: 'spike', ...range });
     let report: CompletenessReport = await check();
     await waitFor(async () => isComplete((report = await check())), 30_000, 'every execution stored');
-    expect(report.executedByDatabase).toBeGreaterThan(200);
+    expect(report.executedByDatabase).toBeGreaterThan(100);
     expect(report).toMatchObject({ missing: 0, duplicatesCounted: 0, completeness: 1 });
 
-    // The analysis job ran under its Redis lock and its announcement reached the scheduler; the
-    // scheduler's figures went through the cluster to the server's GET /stats.
+    // The analysis job ran (its BullMQ job scheduler and run lock on the cluster) and the scheduler
+    // took up its estimates; the scheduler's figures went through the cluster to GET /stats.
     await waitFor(() => s.scheduler()!.figures().estimatesVersion !== null, 30_000, 'estimates announced');
     const published = (await (await fetch(`${s.server.url}/stats`)).json()) as {
       scheduler: { decisions: number } | null;
