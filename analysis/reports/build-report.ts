@@ -22,6 +22,7 @@ import { reportMarkers, segmentLabel, summarizeSegments, type SegmentSummary } f
 import { reportTables } from './sql.js';
 import type { SchedulingPhase } from './scheduling.js';
 import { buildSeries } from './series.js';
+import { decompositionVerdict, type SpreadDecomposition } from './spread-decomposition.js';
 
 export interface ReportSummary {
   generatedAt: string;
@@ -44,7 +45,16 @@ export interface ReportSummary {
   markers: { time: string; label: string }[];
   segments: SegmentSummary[];
   estimates: { status: string; version: number | null; queries: number; message: string | null };
-  spikeAttribution: { basis: string; top: Record<string, { queryId: string; share: number; lift: number | null }[]> };
+  spikeAttribution: {
+    basis: string;
+    top: Record<string, { queryId: string; share: number; lift: number | null }[]>;
+    /** Executions per spike window over executions per window, per resource. */
+    loadRatio: Record<string, number | null>;
+    /** Queries over-represented beyond chance and load; empty: the spikes are arrivals bunching. */
+    standouts: { resource: string; queryId: string; lift: number | null; pValue: number | null }[];
+  };
+  /** The spread split into count and mix per resource (spread-decomposition.ts), and which dominates. */
+  spreadDecomposition: { verdict: string; resources: SpreadDecomposition[] };
   accuracy: EstimatesView['accuracy'];
   /** Scheduling before/after: when it started (null: not scheduled in the range) and the figures per phase. */
   scheduling: {
@@ -223,6 +233,17 @@ export async function buildReport(params: {
             .map(({ queryId, share, lift }) => ({ queryId, share, lift })),
         ]),
       ),
+      loadRatio: attribution.loadRatio,
+      standouts: attribution.standouts.map(({ resource, queryId, lift, pValue }) => ({
+        resource,
+        queryId,
+        lift,
+        pValue,
+      })),
+    },
+    spreadDecomposition: {
+      verdict: decompositionVerdict(data.spreadDecomposition),
+      resources: data.spreadDecomposition,
     },
     accuracy: estimates?.accuracy ?? null,
     scheduling: data.scheduling

@@ -5,6 +5,7 @@
  * one time range and one set of markers, and the periodic job replaces a single file.
  */
 import { RESOURCES } from '../../common/contracts.js';
+import { MIN_LIFT } from './attribution.js';
 import type { Report } from './build-report.js';
 import type { Chart } from './charts/chart.js';
 import { periodName } from './periods.js';
@@ -78,6 +79,28 @@ shows; its line is the mean of the window averages. The last ${h(String(r.data.w
 ${chartDiv(r.charts.resources)}<h3>Most recent windows, one by one</h3>${chartDiv(r.charts.resourcesRecent)}`;
 }
 
+/** The verdict first: which queries stand out against load, or that none does and the spikes are bunching. */
+function spikeVerdict(r: Report): string {
+  const a = r.attribution;
+  const load = RESOURCES.map((res) => `${res} ${fmt(a.loadRatio[res])}×`).join(', ');
+  const loadText = `The spike windows held more executions than the average window (${h(load)}), so a query's lift is
+measured against that load: 1 means it ran there as often as its share of all executions predicts.`;
+  if (a.standouts.length === 0) {
+    return `${notice(`No query stands out: none is over-represented in the spike windows beyond chance (lift ≥ ${MIN_LIFT} with Poisson p < 1 % over the queries tested). The spikes come from arrivals bunching in ticks.`)}
+<p class="how">${loadText}</p>`;
+  }
+  const rows = a.standouts.map((x) => [
+    h(x.resource),
+    `<span class="id">${h(x.queryId)}</span>`,
+    String(x.executions),
+    fmt(x.lift),
+    x.pValue === null ? '–' : x.pValue.toExponential(1),
+    pct(x.share),
+  ]);
+  return `${notice(`${a.standouts.length} quer${a.standouts.length === 1 ? 'y stands' : 'ies stand'} out in the spike windows beyond chance and beyond their load.`)}
+<p class="how">${loadText}</p>${table(['resource', 'query', 'executions in spike windows', 'lift (×)', 'Poisson p', 'share of spike load'], rows, 2)}`;
+}
+
 function spikesSection(r: Report): string {
   const a = r.attribution;
   const top = RESOURCES.flatMap((res) =>
@@ -92,6 +115,7 @@ function spikesSection(r: Report): string {
         String(x.windows),
         fmt(x.cost),
         fmt(x.lift),
+        x.standsOut ? 'yes' : 'no',
       ]),
   );
   const windows = RESOURCES.flatMap((res) =>
@@ -108,15 +132,16 @@ function spikesSection(r: Report): string {
         String(w.executions),
       ]),
   );
-  return `<p class="how">For each resource, the ${r.data.topWindows.length ? a.windows.cpu : 0} windows with the highest maximum.
-A query's share is its executions in those windows weighted by its cost per execution, over the same for all queries.
-Lift = its executions per spike window ÷ its executions per window over the whole range: well above 1 means the
-query comes with the spikes rather than merely running often.</p>
+  return `${spikeVerdict(r)}<p class="how">For each resource, the ${r.data.topWindows.length ? a.windows.cpu : 0} windows with the highest maximum.
+A query's share is its executions in those windows weighted by its cost per execution, over the same for all queries: a
+frequent query has a large share whether or not it causes anything. Lift = its executions there ÷ the executions its share
+of the whole range predicts for those windows; it stands out only when the lift is at least ${MIN_LIFT} and the count is
+unlikely by chance.</p>
 ${a.basis === 'executions' ? notice('No estimates yet: shares are shares of executions, not of load.') : ''}
 ${chartDiv(r.charts.spikeShares)}
-<h3>Top queries per resource</h3>${table(['resource', 'query', 'share', 'executions', 'windows', 'cost used', 'lift'], top, 2)}
+<h3>Largest shares per resource</h3>${table(['resource', 'query', 'share of spike load', 'executions in spike windows', 'spike windows it ran in', 'cost used (units per execution)', 'lift (×)', 'stands out'], top, 2)}
 ${chartDiv(r.charts.spikeWindows)}
-<h3>Highest windows per resource</h3>${table(['resource', 'window end', 'window id', 'max', 'avg', 'max/avg', 'executions'], windows, 2)}`;
+<h3>Highest windows per resource</h3>${table(['resource', 'window end', 'window id', 'max (cost units per tick)', 'avg (cost units per tick)', 'max/avg (×)', 'executions'], windows, 2)}`;
 }
 
 function estimatesSection(r: Report): string {
@@ -140,11 +165,11 @@ function spreadSection(r: Report): string {
     'segment',
     'from',
     'windows',
-    'in band',
-    ...RESOURCES.map((x) => `${x} max/avg (p95)`),
-    'exec/s',
-    'delayed',
-    'added delay',
+    'in band (% of windows)',
+    ...RESOURCES.map((x) => `${x} max/avg (×), mean (p95)`),
+    'executions per second',
+    'delayed (% of executions)',
+    'added latency, mean (max) (ticks)',
   ];
   const rows = r.segments.map((s) => [
     h(s.label),
@@ -160,7 +185,32 @@ function spreadSection(r: Report): string {
 (green band). A window is in band when all three are. Markers cut the range into segments; the table compares them
 (a run that starts unscheduled and turns the scheduler on reads before | after): mean max/avg with its 95th
 percentile, and the latency added, mean over all executions (max), in ticks.</p>
-${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}`;
+${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}${decompositionPart(r)}`;
+}
+
+/** Where the spread comes from: how many executions land per tick (count) or which queries they are (mix). */
+function decompositionPart(r: Report): string {
+  const d = r.data.spreadDecomposition;
+  if (d.length === 0) return '';
+  const share = (x: number | null) => (x === null ? '–' : pct(Math.min(1, Math.max(0, x))));
+  const rows = d.map((x) => [
+    h(x.resource),
+    String(x.windows),
+    fmt(x.maxAvg),
+    fmt(x.countFactor),
+    fmt(x.mixFactor),
+    share(x.countShare),
+    share(x.countShare === null ? null : 1 - x.countShare),
+  ]);
+  const n = d[0]?.windows ?? 0;
+  return `<h3>Why the windows spread: count or mix</h3><p class="how">A window's max/avg is the busiest tick's load over the
+mean tick's load, and a tick's load is the summed cost of the executions in it, so max/avg = count × mix: <b>count</b> =
+most executions in one tick ÷ mean executions per tick (arrivals bunching: what moving executions evens out), <b>mix</b> =
+the rest (which queries they are). Shares are of Σ log(max/avg) over the ${n} windows read one by one${
+    r.data.aggregated ? ' (the most recent ones)' : ''
+  }, computed in ClickHouse.</p>
+${notice(r.summary.spreadDecomposition.verdict)}
+${table(['resource', 'windows', 'max/avg, mean (×)', 'count factor, mean (×)', 'mix factor, mean (×)', 'share from count', 'share from mix'], rows)}`;
 }
 
 /** The lab's frontier under the live figures: what the policy reaches at other latency settings, and the proven ceiling. */

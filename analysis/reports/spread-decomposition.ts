@@ -35,10 +35,10 @@ export function spreadDecompositionSql(t: TableNames, s: WindowSpan): string {
   const last = int(s.lastWindow);
   const w = int(s.windowTicks);
   const triples = RESOURCES.map((r) => `('${r}', toFloat64(w.${r}_max), toFloat64(w.${r}_avg))`).join(', ');
-  return `SELECT x.1 AS resource, count() AS windows, avg(x.2 / x.3) AS max_avg, avg(count_factor) AS count_factor,
-  avg(x.2 / x.3 / count_factor) AS mix_factor, sum(log(x.2 / x.3)) AS log_max_avg, sum(log(count_factor)) AS log_count
+  return `SELECT x.1 AS resource, count() AS windows, avg(x.2 / x.3) AS max_avg, avg(cf) AS count_factor,
+  avg(x.2 / x.3 / cf) AS mix_factor, sum(log(x.2 / x.3)) AS log_max_avg, sum(log(cf)) AS log_count
 FROM (
-  SELECT arrayJoin([${triples}]) AS x, c.n_max * w.samples / c.n_sum AS count_factor
+  SELECT arrayJoin([${triples}]) AS x, c.n_max * w.samples / c.n_sum AS cf
   FROM (SELECT window_id, samples, ${RESOURCES.map((r) => `${r}_max, ${r}_avg`).join(', ')}
     FROM ${t.windowsDedup} WHERE window_id BETWEEN ${first} AND ${last}) AS w
   INNER JOIN (
