@@ -128,6 +128,12 @@ describe('markers and segments', () => {
     expect(after!.executionsPerSecond).toBe(10);
   });
 
+  it('names a delay set by hand as such, not as the scheduler', () => {
+    const byHand = { time: T0 + 5000, by: 'operator', delayed: 1 };
+    expect(reportMarkers([], byHand, range(10), true)).toEqual([{ time: T0 + 5000, label: 'delays by operator' }]);
+    expect(reportMarkers([], { ...byHand, by: '' }, range(10), true)[0]!.label).toBe('delays by an unnamed client');
+  });
+
   it('adds no marker when delays start with the range or detection is off, and drops markers outside it', () => {
     const first = { time: T0 + 900, by: 'scheduler', delayed: 1 };
     expect(reportMarkers([], first, range(10), true)).toEqual([]);
