@@ -23,6 +23,8 @@ import { reportTables } from './sql.js';
 import type { SchedulingPhase } from './scheduling.js';
 import { buildSeries } from './series.js';
 import { decompositionVerdict, type SpreadDecomposition } from './spread-decomposition.js';
+import { loadCounterfactual, type CounterfactualSide } from './counterfactual.js';
+import { limitReads } from './read-limit.js';
 
 export interface ReportSummary {
   generatedAt: string;
@@ -62,6 +64,8 @@ export interface ReportSummary {
     scheduledThroughout: boolean;
     warmupWindows: number;
     phases: (Omit<SchedulingPhase, 'from' | 'to'> & { from: string; to: string })[];
+    /** The windows after the warm-up scored as run and with every move undone, at estimated costs. */
+    counterfactual: CounterfactualSide[];
   } | null;
 }
 
@@ -112,7 +116,13 @@ export async function buildReport(params: {
   const { range } = data;
   // A window is stamped with its last tick; the range starts at the first window's first tick.
   const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
-  const markers = reportMarkers(options.markers, data.firstDelayed, range, options.detectScheduler);
+  // A run scheduled from its first window has no start to mark (and no one-window "before" segment).
+  const markers = reportMarkers(
+    options.markers,
+    data.firstDelayed,
+    range,
+    options.detectScheduler && !data.scheduling?.scheduledThroughout,
+  );
   const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
   const withTruth = (params.truth?.length ?? 0) > 0;
 
@@ -140,6 +150,24 @@ export async function buildReport(params: {
     truth: params.truth,
     topQueries: options.topQueries,
   });
+  // A scheduled run against its own arrivals unscheduled (counterfactual.ts), over the windows after
+  // the warm-up that were read one by one: what it compares with when it has no "before".
+  const sched = data.scheduling;
+  const afterFrom = sched?.start ? sched.start.window + sched.warmupWindows : null;
+  const firstDetail = data.windows[0]?.windowId ?? range.firstWindow;
+  const counterfactual =
+    afterFrom !== null && data.estimates.status === 'ok' && afterFrom < range.lastWindow
+      ? await loadCounterfactual(
+          limitReads(params.query),
+          reportTables(data.database),
+          {
+            firstWindow: Math.max(afterFrom, firstDetail),
+            lastWindow: range.lastWindow,
+            windowTicks: range.windowTicks,
+          },
+          data.estimates.version,
+        )
+      : [];
   const estimates =
     estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
 
@@ -252,6 +280,7 @@ export async function buildReport(params: {
           scheduledThroughout: data.scheduling.scheduledThroughout,
           warmupWindows: data.scheduling.warmupWindows,
           phases: data.scheduling.phases.map((p) => ({ ...p, from: iso(p.from), to: iso(p.to) })),
+          counterfactual,
         }
       : null,
   };

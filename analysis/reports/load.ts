@@ -64,6 +64,16 @@ export interface RunSummary {
   endedAt: number | null;
   seed: string | null;
   scheduler: string | null;
+  /** When the run's in-process scheduler started deciding (null: not 'on', or rows from before runs). */
+  schedulerStartedAt: number | null;
+}
+
+/**
+ * Whether the reported run had its scheduler on from its first window (a plain `npm start`): then
+ * there is no "before" in it, even when the scheduler's first move lands a window or two later.
+ */
+export function scheduledFromStart(run: RunSummary | null, range: RangeInfo): boolean {
+  return run?.scheduler === 'on' && run.schedulerStartedAt !== null && run.schedulerStartedAt <= range.fromTime;
 }
 
 function toRunSummary(r: Row): RunSummary {
@@ -78,6 +88,7 @@ function toRunSummary(r: Row): RunSummary {
     endedAt: optional('ended_at'),
     seed: text('seed'),
     scheduler: text('scheduler'),
+    schedulerStartedAt: optional('scheduler_started_at'),
   };
 }
 
@@ -186,6 +197,7 @@ export async function loadReportData(params: {
         warmupWindows: options.warmupWindows,
         maxPoints: options.maxPoints,
         source,
+        fromStart: scheduledFromStart(run, range),
       }),
       loadSpreadDecomposition(query, t, { ...detail, windowTicks: range.windowTicks }),
     ]);

@@ -265,8 +265,12 @@ ${how}${u ? table(['', 'unscheduled'], rowsOf([u])) : ''}${chart}`;
   const startText = `Scheduling started at <b>${h(iso(s.start.time))}</b> (the first execution the scheduler moved).`;
   if (s.scheduledThroughout) {
     const after = s.phases.filter((p) => p.phase !== 'before');
-    return `${notice('Scheduled throughout: the scheduler moved executions from the first window of this range on, so there is no "before" to compare with (widen the range with npm run report -- --last-minutes 0).')}
-<p class="how">${startText}</p>${how}${table(['', ...after.map((p) => p.phase)], rowsOf(after))}${chart}`;
+    const fromStart = r.data.run?.scheduler === 'on' && r.data.run.schedulerStartedAt !== null;
+    const why = fromStart
+      ? 'This run had the scheduler on from its first tick (a plain npm start), so it has no "before": the table below compares it with its own arrivals unscheduled. For a measured before/after, start with npm start -- --scheduler-start-after-s 60.'
+      : 'Scheduled throughout: the scheduler moved executions from the first window of this range on, so there is no "before" to compare with (widen the range with npm run report -- --last-minutes 0); the table below compares it with its own arrivals unscheduled.';
+    return `${notice(why)}
+<p class="how">${startText}</p>${counterfactualPart(r)}${how}${table(['', ...after.map((p) => p.phase)], rowsOf(after))}${chart}`;
   }
   const before = byName('before');
   const after = byName('after');
@@ -277,7 +281,26 @@ ${how}${u ? table(['', 'unscheduled'], rowsOf([u])) : ''}${chart}`;
     : '';
   const noAfter = after ? '' : notice('No window after the warm-up yet: come back in a minute.');
   return `<p class="how">${startText}${warmText}</p>${how}${noAfter}
-${table(['', ...shown.map((p) => p.phase)], rowsOf(shown))}${chart}`;
+${table(['', ...shown.map((p) => p.phase)], rowsOf(shown))}${counterfactualPart(r)}${chart}`;
+}
+
+/** The windows after the warm-up as run and with every move undone (counterfactual.ts). */
+function counterfactualPart(r: Report): string {
+  const sides = r.summary.scheduling?.counterfactual ?? [];
+  if (sides.length === 0) {
+    return r.data.estimates.status === 'ok'
+      ? ''
+      : `<p class="how">The comparison with this run's own arrivals unscheduled needs estimates (the analysis job's first run).</p>`;
+  }
+  const rows = [
+    ['windows', ...sides.map((x) => String(x.windows))],
+    ['in-band rate (% of windows)', ...sides.map((x) => pct(x.inBandRate))],
+    ['worst max/avg p50 / p95 (×)', ...sides.map((x) => `${fmt(x.maxAvgP50)} / ${fmt(x.maxAvgP95)}`)],
+  ];
+  return `<h3>As run against the same arrivals unscheduled</h3><p class="how">The windows after the warm-up, each execution costed at
+its latest estimate, scored twice: where it ran, and where it would have run had nobody moved it (executed tick − added
+latency). Both sides use the same estimates, so their errors cancel; the measured figures are in the table below.</p>
+${table(['', ...sides.map((x) => x.mode)], rows)}`;
 }
 
 export const SECTIONS = [

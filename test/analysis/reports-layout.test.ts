@@ -91,6 +91,16 @@ describe('report layout in Chromium', () => {
       logger: silentLogger,
     });
     expect(w.report.summary.range.windows).toBe(150);
+    // The scheduled windows against the same arrivals unscheduled, both at estimated costs: as run,
+    // they score as the measured windows do (the estimates are the true costs, nearly).
+    const sched = w.report.summary.scheduling!;
+    const [asRun, unscheduled] = sched.counterfactual;
+    expect([asRun!.mode, unscheduled!.mode]).toEqual(['as run', 'unscheduled']);
+    const after = sched.phases.find((p) => p.phase === 'after')!;
+    expect(asRun!.windows).toBe(after.windows);
+    expect(unscheduled!.windows).toBe(after.windows);
+    expect(asRun!.maxAvgP50!).toBeCloseTo(after.maxAvgP50!, 1);
+    expect(unscheduled!.maxAvgP50!).toBeGreaterThan(1.5);
     const check = await checkReportInBrowser(w.html);
     expect(check.layout).toEqual([]);
     expect(check.problems).toEqual([]);
