@@ -14,7 +14,7 @@ import { resourcesChart } from './charts/resources-chart.js';
 import { spikeSharesChart, spikeWindowsChart } from './charts/spikes-chart.js';
 import { inBandChart, spreadChart } from './charts/spread-chart.js';
 import { estimatesView, type EstimatesView } from './estimates-view.js';
-import type { Frontier } from './frontier-source.js';
+import { withLiveRun, type Frontier } from './frontier-source.js';
 import { loadReportData, type QueryFn, type ReportData } from './load.js';
 import type { ReportMarker, ReportOptions } from './options.js';
 import { periodName, seriesFromPeriods, segmentsSql, toSegments } from './periods.js';
@@ -218,7 +218,21 @@ export async function buildReport(params: {
     }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
-  if (params.frontier) charts.frontier = params.frontier.chart;
+  if (params.frontier) {
+    // The live run on the lab's frontier: its "after" phase, or the whole range when unscheduled.
+    const phases = data.scheduling?.phases ?? [];
+    const live = phases.find((p) => p.phase === 'after') ?? phases.find((p) => p.phase === 'unscheduled');
+    charts.frontier = live
+      ? withLiveRun(params.frontier, {
+          label: live.phase === 'after' ? 'this run (after)' : 'this run (unscheduled)',
+          inBandRate: live.inBandRate,
+          addedLatencyMean: live.addedLatencyMean,
+          addedLatencyP99: live.addedLatencyP99,
+          maxAvgP95: live.maxAvgP95,
+          minAvgP50: live.minAvgP50,
+        })
+      : params.frontier.chart;
+  }
 
   const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
   const summary: ReportSummary = {

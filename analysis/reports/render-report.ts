@@ -225,7 +225,8 @@ latency settings, with a proven upper bound), and the next report shows it (or <
 database, not on this run. Solid: what <code>policy-estimated</code> (costs learned from the run's own events) and
 <code>policy-oracle</code> (true costs) reach; dashed: the count-only bound, proven — no schedule at that budget and mean added
 latency puts more windows in band (it ignores the spread of cost vectors, so it sits well above what any policy reaches).
-Source: <code>${h(f.source)}</code>.</p>${chartDiv(r.charts.frontier)}`;
+The black diamond is this run: its "after" phase (or the whole range, unscheduled), measured live; the lab's load and
+seeds are in the subtitle, so check they match this run's before reading the distance. Source: <code>${h(f.source)}</code>.</p>${chartDiv(r.charts.frontier)}`;
 }
 
 function schedulingSection(r: Report): string {
