@@ -5,10 +5,19 @@
  * 200–209 (not A's), no gap between the runs is in its range, and the page lists both runs.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { silentLogger } from '../../common/logger.js';
-import { buildReport, renderReport, reportOptions, ReportDataError } from '../../analysis/reports/index.js';
+import {
+  buildReport,
+  checkReportInBrowser,
+  renderReport,
+  reportOptions,
+  ReportDataError,
+} from '../../analysis/reports/index.js';
 import { loadReportData } from '../../analysis/reports/load.js';
 import { phase } from '../../analysis/reports/scheduling.js';
 import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
@@ -143,23 +152,34 @@ describe('the report per run', () => {
     expect(a.scheduling?.start).toBeNull();
   });
 
-  it('gives a run scheduled from its first tick no "before" and no start marker, and says why', async () => {
-    const report = await buildReport({
-      query,
-      database: 'spike',
-      options: reportOptions({ run: C, warmupWindows: 2 }),
-    });
-    const s = report.data.scheduling!;
-    expect(s.scheduledThroughout).toBe(true);
-    // The first move is in window 51, but the scheduler was on from window 50: no one-window "before".
-    expect(s.phases.map((p) => [p.phase, p.windows])).toEqual([
-      ['warm-up', 2],
-      ['after', 18],
-    ]);
-    expect(report.markers).toEqual([]);
-    expect(report.segments.map((x) => x.label)).toEqual(['whole range']);
-    expect(renderReport(report)).toContain('had the scheduler on from its first tick (a plain npm start)');
-  });
+  it(
+    'gives a run scheduled from its first tick no "before" and no start marker, and says why',
+    { timeout: 60_000 },
+    async () => {
+      const report = await buildReport({
+        query,
+        database: 'spike',
+        options: reportOptions({ run: C, warmupWindows: 2 }),
+      });
+      const s = report.data.scheduling!;
+      expect(s.scheduledThroughout).toBe(true);
+      // The first move is in window 51, but the scheduler was on from window 50: no one-window "before".
+      expect(s.phases.map((p) => [p.phase, p.windows])).toEqual([
+        ['warm-up', 2],
+        ['after', 18],
+      ]);
+      expect(report.markers).toEqual([]);
+      expect(report.segments.map((x) => x.label)).toEqual(['whole range']);
+      const html = renderReport(report);
+      expect(html).toContain('had the scheduler on from its first tick (a plain npm start)');
+      // Its warm-up starts with the range: the grey span starts at the plot's left edge, not before it.
+      const file = join(mkdtempSync(join(tmpdir(), 'spike-runs-')), 'report.html');
+      writeFileSync(file, html);
+      const check = await checkReportInBrowser(file);
+      expect(check.layout).toEqual([]);
+      expect(check.problems).toEqual([]);
+    },
+  );
 
   it('refuses a run that stored nothing, naming where to find the runs', async () => {
     await expect(load('20990101T000000Z-ffffff')).rejects.toThrow(ReportDataError);

@@ -21,7 +21,8 @@ export function schedulingChart(params: {
   const per = s.bucketWindows > 1 ? ` (mean over ${s.bucketWindows} windows per point)` : '';
   const markers: ReportMarker[] = s.start ? [{ time: s.start.time, label: 'scheduling starts' }] : [];
   const warm = s.phases.find((p) => p.phase === 'warm-up');
-  const warmup = warm ? [{ from: warm.from - params.windowMs, to: warm.to }] : [];
+  // A warm-up from the range's first window starts where the plot does, not a window before it.
+  const warmup = warm ? [{ from: Math.max(domain[0], warm.from - params.windowMs), to: warm.to }] : [];
   const ratios = s.points.flatMap((p) => [
     ...(p.maxAvg === null ? [] : [{ t: p.t, ratio: 'worst max/avg', value: p.maxAvg }]),
     ...(p.minAvg === null ? [] : [{ t: p.t, ratio: 'worst min/avg', value: p.minAvg }]),
