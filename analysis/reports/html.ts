@@ -34,7 +34,7 @@ nav a { margin-right: 14px; } p.how { color: #444; font-size: 13px; margin: 4px 
 .chart { margin: 8px 0 16px; min-height: 40px; } .chart.failed { color: #b00; }
 table { border-collapse: collapse; font-size: 12px; margin: 6px 0 14px; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
-th { background: #f5f5f5; } td.l, th.l { text-align: left; } code, td.id { font-family: ui-monospace, monospace; font-size: 11.5px; }
+th { background: #f5f5f5; white-space: normal; vertical-align: bottom; } /* long headers with units wrap */ td.l, th.l { text-align: left; } code, td.id { font-family: ui-monospace, monospace; font-size: 11.5px; }
 footer { color: #777; font-size: 12px; margin-top: 40px; }
 `;
 

@@ -19,7 +19,8 @@ const BASIS_TEXT = {
 export function spikeSharesChart(attribution: Attribution, topWindows: number): Chart {
   const panels: ConcatItem[] = RESOURCES.map((r, i) => ({
     title: { text: `${r}: top ${attribution.windows[r]} windows by max`, anchor: 'start', fontSize: 12 },
-    width: Math.floor(WIDTH / 3) - 40,
+    // Each panel carries its own query axis (labels and title): the three fit the page's width.
+    width: Math.floor(WIDTH / 3) - 80,
     height: { step: 16 },
     data: { name: 'shares' },
     transform: [{ filter: { field: 'resource', equal: r } }],
