@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { BrowserMissingError, ReportRenderError } from './errors.js';
-import { layoutCheckScript } from './layout-check.js';
+import { layoutCheckScript, type DrawnAxis, type LayoutCheck } from './layout-check.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -41,6 +41,8 @@ export interface BrowserCheck {
   screenshot: string | null;
   /** Marks outside their plot, axes without a title naming a unit (layout-check.ts). */
   layout: string[];
+  /** The axes drawn (chart, orient, title), e.g. to check a tall chart has its axis at the top too. */
+  axes: DrawnAxis[];
   /** Every problem found; empty means the page is fine. */
   problems: string[];
 }
@@ -100,7 +102,7 @@ export async function checkReportInBrowser(
       const svgMarks = await page.locator(drawn.map((d) => `#${c.id} svg ${d}`).join(', ')).count();
       charts.push({ ...c, svgMarks });
     }
-    const layout = await page.evaluate<string[]>(layoutCheckScript());
+    const { problems: layout, axes } = await page.evaluate<LayoutCheck>(layoutCheckScript());
     let screenshot: string | null = null;
     if (opts.screenshot) {
       // One section (`<section id=…>`) when asked, e.g. for a README picture; else the whole page.
@@ -124,7 +126,7 @@ export async function checkReportInBrowser(
       for (const [name, n] of Object.entries(c.rows)) if (n === 0) problems.push(`${id}: dataset ${name} is empty`);
       if (c.items === 0 || c.svgMarks === 0) problems.push(`${id}: no marks drawn`);
     }
-    return { charts, containers, consoleErrors, requests, screenshot, layout, problems };
+    return { charts, containers, consoleErrors, requests, screenshot, layout, axes, problems };
   } finally {
     await browser.close();
   }

@@ -12,12 +12,25 @@ export const AXIS_UNITS = ['cost units', 'executions', 'per second', 'ticks', 'm
 /** Pixels an item's position may lie past its plot (rounding); strokes and point radii are not counted. */
 const TOLERANCE_PX = 0.5;
 
-/** Page script: evaluates to a list of problems (strings). */
+/** Every titled axis drawn, by chart: where it sits and its title. */
+export interface DrawnAxis {
+  chart: string;
+  orient: string;
+  title: string | null;
+}
+
+export interface LayoutCheck {
+  problems: string[];
+  axes: DrawnAxis[];
+}
+
+/** Page script: evaluates to a LayoutCheck. */
 export function layoutCheckScript(): string {
   return `(function () {
   var units = ${JSON.stringify(AXIS_UNITS)};
   var tol = ${TOLERANCE_PX};
   var problems = [];
+  var axes = [];
   var views = window.reportViews || {};
   function hasUnit(text) {
     var m = /\\(([^)]*)\\)/.exec(text || '');
@@ -36,20 +49,20 @@ export function layoutCheckScript(): string {
   function isGridOnly(axisItem) {
     return children(axisItem).every(function (m) { return m.role === 'axis-grid'; });
   }
+  function checkAxes(id, mark, where) {
+    (mark.items || []).forEach(function (axis) {
+      if (isGridOnly(axis)) return;
+      var title = titleOf(axis);
+      var orient = axis.orient || (axis.datum && axis.datum.orient) || '?';
+      axes.push({ chart: id, orient: orient, title: title });
+      if (!title) problems.push(id + ': ' + where + ' ' + orient + ' axis has no title');
+      else if (!hasUnit(title)) problems.push(id + ': ' + where + ' ' + orient + ' axis title "' + title + '" names no unit');
+    });
+  }
   // One plot area: a group item of a view (the root frame of a single view, a concatenated view's
   // scope, a facet's cell) with its own width and height.
   function checkPlot(id, plot, where) {
     children(plot).forEach(function (mark) {
-      if (mark.role === 'axis') {
-        (mark.items || []).forEach(function (axis) {
-          if (isGridOnly(axis)) return;
-          var title = titleOf(axis);
-          var orient = axis.orient || (axis.datum && axis.datum.orient) || '?';
-          if (!title) problems.push(id + ': ' + where + ' ' + orient + ' axis has no title');
-          else if (!hasUnit(title)) problems.push(id + ': ' + where + ' ' + orient + ' axis title "' + title + '" names no unit');
-        });
-        return;
-      }
       if (mark.role !== 'mark' || mark.marktype === 'group' || mark.marktype === 'text' || mark.clip) return;
       var outside = 0;
       var first = null;
@@ -70,8 +83,10 @@ export function layoutCheckScript(): string {
       }
     });
   }
+  // Axes anywhere (a facet draws them in its header and footer groups, not in the cells).
   function walk(id, node, where) {
     if (!node) return;
+    if (node.role === 'axis') return checkAxes(id, node, where);
     if (node.marktype === 'group') {
       (node.items || []).forEach(function (item, i) {
         var isPlot = /^(frame|scope|cell)$/.test(node.role) && item.width > 0 && item.height > 0;
@@ -82,6 +97,6 @@ export function layoutCheckScript(): string {
     }
   }
   Object.keys(views).forEach(function (id) { walk(id, views[id].scenegraph().root, 'root'); });
-  return problems;
+  return { problems: problems, axes: axes };
 })()`;
 }
