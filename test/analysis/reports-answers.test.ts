@@ -3,7 +3,7 @@
  * the default load: the spread splits exactly into count × mix (checked against the same split
  * computed here from the raw rows), the count dominates, and no query stands out against load. And
  * the report is written through a read-only pool as small as the embedded analysis job's (one
- * session, short queue), which refuses a burst of reads: the report keeps at most two in flight.
+ * session, a queue of 4), which refuses a burst of reads: the report keeps at most two in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -30,7 +30,8 @@ beforeAll(async () => {
   await populate(ch.client, { seed: 'answers', minutes: 2 });
   small = await openReadOnlyPool({
     target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions({ sessions: 1, queueLength: 1 }),
+    // As system/embedded.ts opens the reports' reader: one session, a queue of 4.
+    options: readOnlyOptions({ sessions: 1, queueLength: 4 }),
     logger: silentLogger,
   });
 }, 60_000);
@@ -41,7 +42,7 @@ afterAll(async () => {
 
 describe('the report on spikes', () => {
   it('is written through one read-only session with a short queue, which refuses a burst of reads', async () => {
-    const reads = Array.from({ length: 4 }, () => small.query('SELECT count() FROM spike.executions_dedup'));
+    const reads = Array.from({ length: 8 }, () => small.query('SELECT count() FROM spike.executions_dedup'));
     const settled = await Promise.allSettled(reads);
     expect(settled.some((s) => s.status === 'rejected' && s.reason instanceof QueryBusyError)).toBe(true);
 
