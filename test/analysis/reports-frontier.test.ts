@@ -8,14 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { checkReportInBrowser, writeReportFiles } from '../../analysis/reports/index.js';
 import { FrontierSourceError } from '../../analysis/reports/errors.js';
 import { FRONTIER_FILE, readFrontier } from '../../analysis/reports/frontier-source.js';
 import type { FrontierReport, FrontierRow } from '../../scheduler/lab/frontier.js';
 import { frontierSpec } from '../../scheduler/lab/frontier-spec.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { populate } from './reports-fixture.js';
 
 const out = mkdtempSync(join(tmpdir(), 'spike-frontier-'));
@@ -76,11 +75,7 @@ beforeAll(async () => {
   ch = openTempClickHouse();
   await migrate(ch.client, { database: 'spike' });
   await populate(ch.client, { seed: 'frontier', minutes: 1, database: 'spike' });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

@@ -9,12 +9,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { silentLogger } from '../../common/logger.js';
 import { checkReportInBrowser, writeReportFiles } from '../../analysis/reports/index.js';
 import { compileChart } from '../../analysis/reports/charts/chart.js';
 import { renderPage } from '../../analysis/reports/html.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { insertEstimates, populate } from './reports-fixture.js';
 
 const out = mkdtempSync(join(tmpdir(), 'spike-layout-'));
@@ -27,11 +27,7 @@ beforeAll(async () => {
   // 2.5 minutes: the range ends half-way through its last minute; the naive scheduler from minute 1.
   const data = await populate(ch.client, { seed: 'layout', minutes: 2.5, schedulerFromMinute: 1 });
   expect(await insertEstimates(ch.client, data.truth, [Date.UTC(2026, 0, 1, 0, 2)])).toBe(true);
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

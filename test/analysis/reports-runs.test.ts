@@ -9,8 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import {
   buildReport,
   checkReportInBrowser,
@@ -20,7 +19,7 @@ import {
 } from '../../analysis/reports/index.js';
 import { loadReportData } from '../../analysis/reports/load.js';
 import { phase } from '../../analysis/reports/scheduling.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const QUERY = randomUUID();
@@ -109,11 +108,7 @@ beforeAll(async () => {
     values: [runRow(A, 100, 119, 'off'), runRow(B, 200, 229, 'on'), runRow(C, 50, 69, 'on', true)],
     format: 'JSONEachRow',
   });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();
