@@ -204,6 +204,7 @@ export class Policy implements SchedulingPolicy {
       uncertaintyWeight: o.uncertaintyWeight,
       maxRounds: o.maxRounds,
       maxMoves: MAX_MOVES,
+      count: w.count,
     });
     for (let i = 0; i < pool.length; i++) {
       const e = pool[i]!;
@@ -309,6 +310,8 @@ export class Policy implements SchedulingPolicy {
       wait: this.hold.update(),
       levelGain: o.levelGain,
       windowTicks: o.metricsWindowTicks,
+      heldCount: this.plan.size,
+      fixedCountMax: o.fixedCountMax,
     });
   }
 

@@ -19,6 +19,9 @@ export interface WindowLevelInput {
   wait: number;
   levelGain: number;
   windowTicks: number;
+  /** Executions held, and the most executions per tick a window runs at a fixed count (0: never). */
+  heldCount: number;
+  fixedCountMax: number;
 }
 
 export interface WindowPlan {
@@ -26,6 +29,11 @@ export interface WindowPlan {
   /** The window's last tick. */
   end: number;
   level: Vec3;
+  /**
+   * Executions every tick of the window runs, when the window keeps one count (see `fixedCount`);
+   * undefined: as many as fit the level.
+   */
+  count: number | undefined;
   /** Expected arrived load per tick when the window started. */
   rate: Vec3;
   /** Chance that a tick brings no arrival (Poisson, e^−λ): what leaving the pool empty risks. */
@@ -42,8 +50,12 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
   const rate = x.arrivals?.load ?? (x.held.map((h) => h / (x.wait + 1)) as Vec3);
   const count = x.arrivals?.count ?? 0;
   const W = x.windowTicks;
+  const fixed = fixedCount(x);
+  // A fixed count's level: that many executions of the arrivals' mean cost.
   const level = [0, 1, 2].map((r) =>
-    Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
+    fixed !== undefined && count > 0
+      ? (fixed * rate[r]!) / count
+      : Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
   ) as Vec3;
   const unit = count > 0 ? [0, 1, 2].reduce((a, r) => a + (rate[r]! / count / Math.max(level[r]!, 1)) ** 2, 0) / 3 : 0;
   const inf = Number.POSITIVE_INFINITY;
@@ -51,12 +63,28 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
     id,
     end: (id + 1) * W - 1,
     level,
+    count: fixed,
     rate: [...rate],
     emptyChance: Math.exp(-count),
     unit,
     low: [inf, inf, inf],
     high: [-inf, -inf, -inf],
   };
+}
+
+/**
+ * The executions per tick of a window at a fixed count: what arrives plus a share of the excess
+ * held, in executions, as the level is in load (rounded). Why one count for the whole window: a
+ * tick's load moves in steps of a whole execution, and ticks of one count are far more alike than
+ * ticks whose count follows the fit (a tick one execution short is ~1/k off the level, outside the
+ * band below ten per tick). Undefined above `fixedCountMax` (ticks of many executions level well
+ * by fit alone) or without an arrival history.
+ */
+export function fixedCount(x: WindowLevelInput): number | undefined {
+  const rate = x.arrivals?.count;
+  if (rate === undefined || x.fixedCountMax <= 0) return undefined;
+  const k = Math.max(0, Math.round(rate + (x.levelGain * (x.heldCount - x.wait * rate)) / x.windowTicks));
+  return k <= x.fixedCountMax ? k : undefined;
 }
 
 /**
