@@ -138,7 +138,7 @@ export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'default
   planWork: 30_000,
   planMaxCount: 4,
   bankMin: 8,
-  fixedCountMax: 12,
+  fixedCountMax: 8,
 };
 
 export interface DatabaseShape {

@@ -106,16 +106,23 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
   for (let i = 0; i < n; i++) size += chosen[i]!;
   const fixed = p.count !== undefined;
 
-  // Greedy fill: add the candidate that improves the objective most, while one does (with a fixed
-  // count: the best one, improving or not, until the count is reached).
+  // Greedy fill: add the candidate that improves the objective most, while one does. With a fixed
+  // count, add the best one, improving or not, until the count is reached, each judged against its
+  // share of the target (the j-th of k brings the sum nearest j/k of it): judged against the whole
+  // target, the first pick would take the largest candidate and leave the rest nothing to fit.
   for (;;) {
     if (fixed && size >= p.count!) break;
+    const share = fixed ? (size + 1) / Math.max(p.count!, 1) : 1;
     let best = -1;
     let bestDelta = fixed ? Number.POSITIVE_INFINITY : -1e-12;
     for (let j = 0; j < n; j++) {
       if (chosen[j]) continue;
-      const d =
-        score(s0 + m0[j]!, s1 + m1[j]!, s2 + m2[j]!, u0 + v0[j]!, u1 + v1[j]!, u2 + v2[j]!) - c.bonus[j]! - current;
+      const d = fixed
+        ? ((s0 + m0[j]! - share * t0) ** 2 + k * (u0 + v0[j]!)) * w0 +
+          ((s1 + m1[j]! - share * t1) ** 2 + k * (u1 + v1[j]!)) * w1 +
+          ((s2 + m2[j]! - share * t2) ** 2 + k * (u2 + v2[j]!)) * w2 -
+          c.bonus[j]!
+        : score(s0 + m0[j]!, s1 + m1[j]!, s2 + m2[j]!, u0 + v0[j]!, u1 + v1[j]!, u2 + v2[j]!) - c.bonus[j]! - current;
       if (d < bestDelta) {
         bestDelta = d;
         best = j;
@@ -130,7 +137,9 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
     u0 += v0[best]!;
     u1 += v1[best]!;
     u2 += v2[best]!;
-    current += bestDelta;
+    // Fixed: the greedy's deltas are against shares, so the objective is recomputed (without the
+    // bonuses: the swaps below then weigh exactly what they gain and lose).
+    current = fixed ? score(s0, s1, s2, u0, u1, u2) : current + bestDelta;
   }
 
   // Local search: best single move among remove i, add j, swap i for j.
