@@ -43,6 +43,9 @@ export interface WindowPlan {
   /** Range of the expected loads placed so far in this window, per resource. */
   low: Vec3;
   high: Vec3;
+  /** Sum of the loads placed so far in this window, and their number. */
+  sum: Vec3;
+  placed: number;
 }
 
 export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
@@ -69,6 +72,8 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
     unit,
     low: [inf, inf, inf],
     high: [-inf, -inf, -inf],
+    sum: [0, 0, 0],
+    placed: 0,
   };
 }
 
@@ -101,6 +106,9 @@ export function fixedCount(x: WindowLevelInput): number | undefined {
  */
 export function tickTarget(w: WindowPlan, need: Readonly<Vec3>): Vec3 {
   const spread = (1 + BAND) / (1 - BAND);
+  // A fixed count: every tick after the first aims at the mean of those placed (the band is
+  // relative to the window's own average, so the ticks need to match each other, not the level).
+  if (w.count !== undefined && w.placed > 0) return w.sum.map((s) => s / w.placed) as Vec3;
   return [0, 1, 2].map((r) => {
     const level = w.level[r]!;
     const lo = w.low[r]!;
@@ -137,7 +145,9 @@ export function mustRun(dueAt: readonly Vec3[]): Vec3 {
 /** Records a placed tick's expected load. An empty tick is not a level the others should keep. */
 export function recordPlaced(w: WindowPlan, load: Readonly<Vec3>): void {
   if (load[0] + load[1] + load[2] <= 0) return;
+  w.placed++;
   for (let r = 0; r < 3; r++) {
+    w.sum[r]! += load[r]!;
     w.low[r] = Math.min(w.low[r]!, load[r]!);
     w.high[r] = Math.max(w.high[r]!, load[r]!);
   }

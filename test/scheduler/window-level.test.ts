@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixedCount, planWindow, type WindowLevelInput } from '../../scheduler/window-level.js';
+import { fixedCount, planWindow, recordPlaced, tickTarget, type WindowLevelInput } from '../../scheduler/window-level.js';
 
 const input = (over: Partial<WindowLevelInput> = {}): WindowLevelInput => ({
   arrivals: { load: [100, 60, 40], count: 2 },
@@ -36,5 +36,15 @@ describe('window level: a fixed count per tick', () => {
     expect(free.count).toBeUndefined();
     // rate + gain · (held − wait · rate) / W
     expect(free.level[0]).toBeCloseTo(100 + (0.5 * (600 - 300)) / 10);
+  });
+});
+
+describe('window level: tick targets', () => {
+  it('at a fixed count, aims every tick after the first at the mean of those placed', () => {
+    const w = planWindow(0, input({ heldCount: 26 }));
+    expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 60]);
+    recordPlaced(w, [160, 80, 60]);
+    recordPlaced(w, [140, 100, 62]);
+    expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 61]);
   });
 });
