@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { fixedCount, planWindow, recordPlaced, tickTarget, type WindowLevelInput } from '../../scheduler/window-level.js';
+import {
+  fixedCount,
+  planWindow,
+  recordPlaced,
+  tickTarget,
+  type WindowLevelInput,
+} from '../../scheduler/window-level.js';
 
 const input = (over: Partial<WindowLevelInput> = {}): WindowLevelInput => ({
   arrivals: { load: [100, 60, 40], count: 2 },
