@@ -91,7 +91,9 @@ export class ProductEstimator implements CostModel, EventObserver {
     this.early = new Set(options.earlySolves.map((w) => Math.max(1, Math.round(w * perDefault))));
     this.settleTicks = options.settleWindows * DEFAULT_SIMULATION.metricsWindowTicks;
     this.stats = new WindowStatsAccumulator(options.method);
-    this.name = `product (ridge-eb/${options.method}, every ${options.intervalWindows} windows, settle ${options.settleWindows})`;
+    // In the run's own windows (the defaults: every 30, settle 10 with 1 s windows).
+    const settle = Math.round(options.settleWindows * perDefault);
+    this.name = `product (ridge-eb/${options.method}, every ${this.interval} windows, settle ${settle})`;
   }
 
   cost(queryId: string): CostEstimate | undefined {
