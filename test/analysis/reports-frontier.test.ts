@@ -93,13 +93,23 @@ describe('frontier in the report', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, FRONTIER_FILE), JSON.stringify(frontierSpec(report)));
     const w = await writeReportFiles({ query: (sql) => reader.query(sql), database: 'spike', outDir: dir });
-    expect(w.report.charts.frontier?.rows).toMatchObject({ points: 4, boundMean: 6, boundMax: 2 });
+    // The live run (unscheduled here: the fixture never delays) is drawn on it, as one point.
+    expect(w.report.charts.frontier?.rows).toMatchObject({ points: 4, boundMean: 6, boundMax: 2, live: 1 });
+    const live = (w.report.charts.frontier!.vega as { data: { name: string; values?: unknown[] }[] }).data.find(
+      (d) => d.name === 'live',
+    )?.values?.[0];
+    const unscheduled = w.report.summary.scheduling!.phases.find((p) => p.phase === 'unscheduled')!;
+    expect(live).toMatchObject({
+      label: 'this run (unscheduled)',
+      inBandRate: unscheduled.inBandRate,
+      addedLatencyMean: 0,
+    });
     const html = readFileSync(w.html, 'utf8');
     expect(html).toContain('id="chart-frontier"');
     expect(html).toContain('target-and-budget');
     const check = await checkReportInBrowser(w.html);
     expect(check.problems).toEqual([]);
-    expect(check.charts.find((c) => c.id === 'chart-frontier')?.rows).toEqual({ points: 4 });
+    expect(check.charts.find((c) => c.id === 'chart-frontier')?.rows).toEqual({ points: 4, live: 1 });
   }, 90_000);
 
   it('says how to make one when there is none, and leaves out a broken one it merely found', async () => {
