@@ -86,7 +86,7 @@ export interface Report {
 const iso = (ms: number) => new Date(ms).toISOString();
 const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export async function buildReport(params: {
+export interface BuildReportParams {
   query: QueryFn;
   database: string;
   options: ReportOptions;
@@ -94,17 +94,68 @@ export async function buildReport(params: {
   frontier?: Frontier;
   logger?: Logger;
   now?: number;
-}): Promise<Report> {
+}
+
+/**
+ * Everything a report reads, and nothing it computes beyond that: the loaded data, the markers, and
+ * (long ranges) the per-segment figures aggregated in ClickHouse. Plain data, so the shaping can run
+ * in a worker thread (system/worker-tasks.ts) while the reading stays on the caller's sessions.
+ */
+export interface ReportInput {
+  data: ReportData;
+  markers: ReportMarker[];
+  /** Long ranges only: the segments query's result (see `segmentsSql`). */
+  segmentRows: Awaited<ReturnType<QueryFn>> | null;
+  options: ReportOptions;
+  truth?: readonly TrueQuery[];
+  frontier?: Frontier;
+  generatedAt: number;
+}
+
+/** Runs every reading statement of a report (through the caller's read-only `query`). */
+export async function loadReportInput(params: BuildReportParams): Promise<ReportInput> {
   const { options } = params;
   const logger = params.logger ?? silentLogger;
-  const generatedAt = params.now ?? Date.now();
   const data = await loadReportData({ query: params.query, database: params.database, options, logger });
+  const markers = reportMarkers(options.markers, data.firstDelayed, data.range, options.detectScheduler);
+  const agg = data.aggregated;
+  const segmentRows = agg
+    ? await params.query(segmentsSql(reportTables(data.database), data.range, markers, agg.source))
+    : null;
+  return {
+    data,
+    markers,
+    segmentRows,
+    options,
+    ...(params.truth ? { truth: params.truth } : {}),
+    ...(params.frontier ? { frontier: params.frontier } : {}),
+    generatedAt: params.now ?? Date.now(),
+  };
+}
+
+export async function buildReport(params: BuildReportParams): Promise<Report> {
+  const report = await shapeReport(await loadReportInput(params));
+  const { range } = report.data;
+  (params.logger ?? silentLogger).info(
+    {
+      windows: range.windows,
+      executions: report.summary.executions,
+      charts: Object.keys(report.charts).length,
+      estimates: report.data.estimates.status,
+    },
+    'report built',
+  );
+  return report;
+}
+
+/** From the loaded input to the report: series, tables, charts and summary. No I/O. */
+export async function shapeReport(input: ReportInput): Promise<Report> {
+  const { data, markers, options, generatedAt } = input;
   const { range } = data;
   // A window is stamped with its last tick; the range starts at the first window's first tick.
   const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
-  const markers = reportMarkers(options.markers, data.firstDelayed, range, options.detectScheduler);
   const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
-  const withTruth = (params.truth?.length ?? 0) > 0;
+  const withTruth = (input.truth?.length ?? 0) > 0;
 
   // One step at a time with a yield in between (see `breathe`): the shaping is synchronous work.
   // A long range comes as periods aggregated in ClickHouse, plus its most recent windows (`windows`).
@@ -112,14 +163,10 @@ export async function buildReport(params: {
   const detail = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
   const series = agg ? seriesFromPeriods(agg.periods, range.windowMs, agg.periodMs) : detail;
   await breathe();
-  const segments = agg
-    ? toSegments(
-        await params.query(segmentsSql(reportTables(data.database), range, markers, agg.source)),
-        markers,
-        range.windowMs,
-        segmentLabel,
-      )
-    : await summarizeSegments(data.windows, markers, range.windowMs);
+  const segments =
+    agg && input.segmentRows
+      ? toSegments(input.segmentRows, markers, range.windowMs, segmentLabel)
+      : await summarizeSegments(data.windows, markers, range.windowMs);
   await breathe();
   const attribution = await attributeSpikes({
     spikeQueries: data.spikeQueries,
@@ -127,11 +174,11 @@ export async function buildReport(params: {
     queryCounts: data.queryCounts,
     range,
     estimates: estimateRows,
-    truth: params.truth,
+    truth: input.truth,
     topQueries: options.topQueries,
   });
   const estimates =
-    estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
+    estimateRows.length > 0 ? estimatesView(estimateRows, input.truth, options.maxEstimateQueries) : null;
 
   // Each compile blocks for tens of milliseconds; yielding between them keeps a process that also
   // runs the database's 100 ms ticks (the embedded analysis job) responsive between steps.
@@ -180,7 +227,7 @@ export async function buildReport(params: {
     }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
-  if (params.frontier) charts.frontier = params.frontier.chart;
+  if (input.frontier) charts.frontier = input.frontier.chart;
 
   const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
   const summary: ReportSummary = {
@@ -234,10 +281,6 @@ export async function buildReport(params: {
         }
       : null,
   };
-  logger.info(
-    { windows: range.windows, executions, charts: Object.keys(charts).length, estimates: data.estimates.status },
-    'report built',
-  );
   return {
     title: options.title,
     generatedAt,
@@ -247,7 +290,7 @@ export async function buildReport(params: {
     attribution,
     estimates,
     charts,
-    frontier: params.frontier,
+    frontier: input.frontier,
     withTruth,
     bucketWindows: series.bucketWindows,
     summary,
