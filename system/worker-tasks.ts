@@ -5,9 +5,14 @@
  * reading and writing stay on the main thread, on their own sessions; only pure computation comes
  * here. Both tasks are the in-process functions themselves, so the results are the same.
  */
+// Only the pure modules, never a component's index: the thread must not load chDB (a second copy of
+// its native library in one process keeps the process from exiting) nor Redis or HTTP clients.
 import { noPause } from '../analysis/estimator/pause.js';
-import { solveCosts, type CostSolution, type SolveOptions, type SufficientStats } from '../analysis/index.js';
-import { preloadReportLibraries, renderPage, type RenderedPage, type ReportInput } from '../analysis/reports/index.js';
+import { solveCosts, type CostSolution, type SolveOptions } from '../analysis/estimator/solve.js';
+import type { SufficientStats } from '../analysis/estimator/stats.js';
+import type { ReportInput } from '../analysis/reports/build-report.js';
+import { loadDanfo } from '../analysis/reports/frames.js';
+import { renderPage, type RenderedPage } from '../analysis/reports/write-reports.js';
 import type { Offload } from '../common/offload.js';
 
 export const tasks = {
@@ -17,7 +22,7 @@ export const tasks = {
   'render-report': (input: ReportInput): Promise<RenderedPage> => renderPage(input),
   /** Loads the report's libraries (danfo, ~4 s) ahead of the first report. */
   'preload-report-libraries': async (): Promise<null> => {
-    await preloadReportLibraries();
+    await loadDanfo();
     return null;
   },
 };
