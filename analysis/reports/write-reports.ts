@@ -78,16 +78,22 @@ async function writeAtomically(path: string, content: string): Promise<void> {
 
 /** Builds the report and writes `<baseName>.html` and `<baseName>.json` into `outDir`; returns their paths. */
 export async function writeReportFiles(params: WriteReportsParams): Promise<WrittenReports> {
-  const options = reportOptions(params.options);
-  const logger = params.logger ?? silentLogger;
-  const started = performance.now();
-  const outDir = resolve(params.outDir);
-  const frontier = params.frontier ?? (await frontierBeside(outDir, logger));
+  const { options, logger, started, outDir, frontier } = await prepare(params);
   const report = await buildReport({ ...params, frontier, options, logger });
   const page = renderReport(report);
   const { html, summary } = await writePage(outDir, options.baseName, page, report.summary);
   logger.info({ html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) }, 'report written');
   return { files: [html, summary], html, summary, report };
+}
+
+/** The options with their defaults, the output directory, and the frontier found beside it. */
+async function prepare(params: WriteReportsParams) {
+  const options = reportOptions(params.options);
+  const logger = params.logger ?? silentLogger;
+  const started = performance.now();
+  const outDir = resolve(params.outDir);
+  const frontier = params.frontier ?? (await frontierBeside(outDir, logger));
+  return { options, logger, started, outDir, frontier };
 }
 
 /** Writes `<baseName>.html` and `<baseName>.json` into `outDir`, each atomically. */
@@ -118,11 +124,7 @@ async function frontierBeside(outDir: string, logger: Logger): Promise<Frontier 
  */
 export async function writeReports(params: WriteReportsParams & { render?: RenderPage }): Promise<string[]> {
   if (!params.render) return (await writeReportFiles(params)).files;
-  const options = reportOptions(params.options);
-  const logger = params.logger ?? silentLogger;
-  const started = performance.now();
-  const outDir = resolve(params.outDir);
-  const frontier = params.frontier ?? (await frontierBeside(outDir, logger));
+  const { options, logger, started, outDir, frontier } = await prepare(params);
   const input = await loadReportInput({ ...params, frontier, options, logger });
   const loadedMs = performance.now() - started;
   const { page, summary } = await params.render(input);
