@@ -217,6 +217,8 @@ async function startComponents(
           ingest: ingest.stats(),
           analysis: analysis.stats(),
           scheduler: scheduler?.figures() ?? null,
+          // The worker thread's tasks (solves, reports); null: they run on the main loop.
+          offload: offload?.stats() ?? null,
         }),
         degraded: () => [...c.degraded(), ...ingest.health().reasons.map((r) => `ingest ${r}`)],
       };
