@@ -160,8 +160,10 @@ async function startComponents(
   const offload = o.offload ? startOffload({ tasks: WORKER_TASKS_MODULE, name: 'analysis-work', logger }) : undefined;
   if (offload) started.push(() => offload.close());
   const work = offload ? offloadedWork(offload) : undefined;
-  // Seconds of loading, before the first tick rather than during (in the worker when there is one).
+  // Seconds of loading, before the first tick rather than during (in the worker when there is one):
+  // the report libraries, or at least the worker thread and its modules (a second of CPU).
   if (reportsDir) await (work ? work.preload() : preloadReportLibraries());
+  else await work?.warmUp();
   const analysis = startAnalysis({
     clickhouse: analysisClient,
     database: o.clickhouse.database,

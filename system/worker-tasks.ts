@@ -20,6 +20,8 @@ export const tasks = {
   'solve-costs': ({ stats, options }: { stats: SufficientStats; options: SolveOptions }): Promise<CostSolution> =>
     solveCosts(stats, options, noPause),
   'render-report': (input: ReportInput): Promise<RenderedPage> => renderPage(input),
+  /** Nothing: the thread is up and this module's imports are loaded (a start waits for it). */
+  'warm-up': (): null => null,
   /** Loads the report's libraries (danfo, ~4 s) ahead of the first report. */
   'preload-report-libraries': async (): Promise<null> => {
     await loadDanfo();
@@ -38,5 +40,6 @@ export function offloadedWork(offload: Offload) {
       offload.run<CostSolution>('solve-costs', { stats, options }),
     render: (input: ReportInput) => offload.run<RenderedPage>('render-report', input),
     preload: () => offload.run<null>('preload-report-libraries', null),
+    warmUp: () => offload.run<null>('warm-up', null),
   };
 }
