@@ -145,8 +145,7 @@ async function startComponents(
   if (clickhouseHttp) started.push(() => clickhouseHttp.close());
   const reportsDir = o.reportsDir;
   const reports = reportsDir
-    ? // One session; a report sends up to 8 reading statements at once (load.ts), so they queue.
-      await openDirectReadOnly({ target, options: { ...o.readOnly, sessions: 1, queueLength: 16 }, logger })
+    ? await openDirectReadOnly({ target, options: { ...o.readOnly, sessions: 1, queueLength: 4 }, logger })
     : undefined;
   if (reports) started.push(() => reports.close());
   // Analysis writes estimates through a client of its own too, so its session settings never touch
