@@ -4,27 +4,17 @@
  * `node --import tsx <entry>` (node itself, not the tsx wrapper, so that a SIGKILL hits the process
  * that holds the jobs and files; killing the wrapper would leave its node child running). Keeps the
  * process's pino log lines so a test can wait for one and read the counters it logs.
- * Under the test suite, whose global setup compiled every entry point once (env
- * SPIKE_TEST_CLI_BUNDLES, test/helpers/cli-bundles.ts), it starts `node <bundle>` instead: the same
- * code, without paying tsx's loader on every start (a restart in the chaos run is then ~1 s faster).
+ * When the entry points were compiled once (env SPIKE_TEST_CLI_BUNDLES: the test suite's global
+ * setup, the chaos run; cli-bundles.ts), it starts `node <bundle>` instead: the same code, without
+ * paying tsx's loader on every start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliCommand } from './cli-bundles.js';
 
 /** The repository root: entry points are given relative to it. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Set by the test suite's global setup: the directory of its compiled entry points. */
-const BUNDLES_ENV = 'SPIKE_TEST_CLI_BUNDLES';
-
-/** node's arguments that run `entry`: its bundle when the suite made one, else tsx on the source. */
-function entryArgs(entry: string): string[] {
-  const dir = process.env[BUNDLES_ENV];
-  const bundle = dir ? path.join(dir, `${entry}.mjs`) : undefined;
-  return bundle && fs.existsSync(bundle) ? ['--enable-source-maps', bundle] : ['--import', 'tsx', entry];
-}
 
 export class ServiceTimeoutError extends Error {
   override readonly name = 'ServiceTimeoutError';
@@ -50,7 +40,8 @@ export class ServiceProcess {
     env: Record<string, string>,
     options: { logFile?: string; maxBufferBytes?: number } = {},
   ) {
-    this.child = spawn(process.execPath, [...entryArgs(entry), ...args], {
+    const { file, args: head } = cliCommand(ROOT, entry);
+    this.child = spawn(file, [...head, ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

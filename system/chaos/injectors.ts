@@ -40,7 +40,8 @@ export interface FaultOutcome {
   recoveredAfterMs: number;
   /** Ms from the end of the fault until every affected component was healthy; null: never within the timeout. */
   healthyAfterMs: number | null;
-  affected: Component[];
+  /** The same per affected component (and `link <name>` for a partition's link). */
+  healthyAfterMsOf: Record<string, number | null>;
 }
 
 const HEALTH_TIMEOUT_MS = 60_000;
@@ -114,17 +115,31 @@ export class FaultInjector {
     }
   }
 
-  /** Polls until every affected component is healthy; ms after `since`, or null on the timeout. */
-  private async healthyAfter(components: Component[], link: Link | undefined, since: number): Promise<number | null> {
-    while (Date.now() - since < HEALTH_TIMEOUT_MS) {
-      const checks = await Promise.all([
-        ...components.map((c) => this.healthy(c, since)),
-        ...(link ? [linkAnswers(link, this.x.proxies[link])] : []),
-      ]);
-      if (checks.every(Boolean)) return Date.now() - since;
+  /**
+   * Polls until every affected component (and the link) is healthy; per component the ms after
+   * `since` it first was, null for one that was not within the timeout.
+   */
+  private async healthyAfter(
+    components: Component[],
+    link: Link | undefined,
+    since: number,
+  ): Promise<Record<string, number | null>> {
+    const names: string[] = [...components, ...(link ? [`link ${link}`] : [])];
+    const at: Record<string, number | null> = Object.fromEntries(names.map((n) => [n, null]));
+    while (Date.now() - since < HEALTH_TIMEOUT_MS && names.some((n) => at[n] === null)) {
+      await Promise.all(
+        names.map(async (n, i) => {
+          if (at[n] !== null) return;
+          const ok =
+            i < components.length
+              ? await this.healthy(components[i]!, since)
+              : await linkAnswers(link!, this.x.proxies[link!]);
+          if (ok) at[n] = Date.now() - since;
+        }),
+      );
       await sleep(50);
     }
-    return null;
+    return at;
   }
 
   /** Starts `name` again, retrying while a start is refused (a server start while Redis is not back). */
@@ -152,8 +167,10 @@ export class FaultInjector {
       const t0 = Date.now();
       const endedAt = await this.run(f);
       const { components, link } = affectedBy(f.kind);
-      const healthyAfterMs = await this.healthyAfter(components, link, endedAt);
-      return { endedAt, recoveredAfterMs: endedAt - t0, healthyAfterMs, affected: components };
+      const each = await this.healthyAfter(components, link, endedAt);
+      const times = Object.values(each);
+      const healthyAfterMs = times.includes(null) ? null : Math.max(...(times as number[]));
+      return { endedAt, recoveredAfterMs: endedAt - t0, healthyAfterMs, healthyAfterMsOf: each };
     } finally {
       release();
     }

@@ -51,7 +51,14 @@ export async function runsCompleteness(p: {
     }
     if (to < first) continue;
     const r = await checkStoppedCompleteness({ ledger, queries: p.queries, database: p.database, from: first, to });
-    runs.push({ run: ledger.run.run, from: first, to, ended: ledger.ended, executed: r.executedByDatabase, stored: r.stored });
+    runs.push({
+      run: ledger.run.run,
+      from: first,
+      to,
+      ended: ledger.ended,
+      executed: r.executedByDatabase,
+      stored: r.stored,
+    });
     sum.executedByDatabase += r.executedByDatabase;
     sum.stored += r.stored;
     sum.missing += r.missing;
