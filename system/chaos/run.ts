@@ -311,7 +311,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const onSignal = (signal: NodeJS.Signals) => {
     log.warn({ signal, workDir }, 'chaos run interrupted: stopping everything, the work directory is kept');
     void Promise.allSettled([supervisor.killAll(), redis.kill()]).then(() => {
-      disk.remove();
+      try {
+        disk.remove();
+      } catch {
+        // still busy: the mount stays with the work directory, which is kept anyway
+      }
       process.exit(130);
     });
   };
