@@ -51,7 +51,7 @@ export const policySettings = {
   agePriority: decimal({
     flag: '--age-priority',
     env: 'SCHEDULER_AGE_PRIORITY',
-    default: 1,
+    default: 0.3,
     min: 0,
     max: 1000,
     doc: 'Preference for executions near their deadline, growing with the square of the budget used (1 ≈ one typical execution’s weight at the deadline): they are placed where they fit before they are forced in.',
@@ -109,6 +109,8 @@ export interface PolicyOptions {
   planWork: number;
   /** Window plans: most executions per tick planned in groups; above it, ticks are filled one by one. */
   planMaxCount: number;
+  /** Tick-by-tick windows: most executions per tick run at one fixed count per window (0: never; window-level.ts). */
+  fixedCountMax: number;
   /** Window plans: a query with this many executions held is banked for windows of its own repeats (0: never). */
   bankMin: number;
 }
@@ -136,6 +138,7 @@ export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'default
   planWork: 30_000,
   planMaxCount: 4,
   bankMin: 8,
+  fixedCountMax: 8,
 };
 
 export interface DatabaseShape {
@@ -170,6 +173,7 @@ export function compilePolicyOptions(v: SettingValues<typeof policySettings>, db
     planWork: DEFAULT_POLICY.planWork,
     planMaxCount: DEFAULT_POLICY.planMaxCount,
     bankMin: DEFAULT_POLICY.bankMin,
+    fixedCountMax: DEFAULT_POLICY.fixedCountMax,
   };
 }
 

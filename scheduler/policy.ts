@@ -8,7 +8,9 @@
  * that window's own average, so only flatness within a window matters and the level may change at
  * window boundaries. So each window gets one level, set when it starts from the arrival rate plus
  * feedback on the held load (which keeps the pool, and so the latency, near `targetLatency`),
- * and every tick of the window is filled to that level from the pool.
+ * and every tick of the window is filled to that level from the pool. Up to `fixedCountMax`
+ * executions per tick, every tick of a window runs the same number of them (window-level.ts
+ * `fixedCount`): at a few per tick, a tick one execution short of its neighbours is out of band.
  *
  * With a target latency of a window or more there is time to gather a window's executions first, and
  * each window is planned whole instead (backlog-planner.ts, window-planner.ts): k executions per
@@ -204,6 +206,7 @@ export class Policy implements SchedulingPolicy {
       uncertaintyWeight: o.uncertaintyWeight,
       maxRounds: o.maxRounds,
       maxMoves: MAX_MOVES,
+      count: w.count,
     });
     for (let i = 0; i < pool.length; i++) {
       const e = pool[i]!;
@@ -309,6 +312,8 @@ export class Policy implements SchedulingPolicy {
       wait: this.hold.update(),
       levelGain: o.levelGain,
       windowTicks: o.metricsWindowTicks,
+      heldCount: this.plan.size,
+      fixedCountMax: o.fixedCountMax,
     });
   }
 

@@ -41,6 +41,11 @@ export interface SelectionParams {
   maxRounds: number;
   /** Upper bound on the moves local search evaluates in all (a round costs about chosen × candidates). */
   maxMoves?: number;
+  /**
+   * Run exactly this many (or all the mandatory ones, if more): the greedy fill adds until the count
+   * is reached, and local search only swaps. Undefined: as many as improve the objective.
+   */
+  count?: number;
 }
 
 export function createCandidates(capacity: number): Candidates {
@@ -97,15 +102,27 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
     u2 += v2[i]!;
   }
   let current = score(s0, s1, s2, u0, u1, u2);
+  let size = 0;
+  for (let i = 0; i < n; i++) size += chosen[i]!;
+  const fixed = p.count !== undefined;
 
-  // Greedy fill: add the candidate that improves the objective most, while one does.
+  // Greedy fill: add the candidate that improves the objective most, while one does. With a fixed
+  // count, add the best one, improving or not, until the count is reached, each judged against its
+  // share of the target (the j-th of k brings the sum nearest j/k of it): judged against the whole
+  // target, the first pick would take the largest candidate and leave the rest nothing to fit.
   for (;;) {
+    if (fixed && size >= p.count!) break;
+    const share = fixed ? (size + 1) / Math.max(p.count!, 1) : 1;
     let best = -1;
-    let bestDelta = -1e-12;
+    let bestDelta = fixed ? Number.POSITIVE_INFINITY : -1e-12;
     for (let j = 0; j < n; j++) {
       if (chosen[j]) continue;
-      const d =
-        score(s0 + m0[j]!, s1 + m1[j]!, s2 + m2[j]!, u0 + v0[j]!, u1 + v1[j]!, u2 + v2[j]!) - c.bonus[j]! - current;
+      const d = fixed
+        ? ((s0 + m0[j]! - share * t0) ** 2 + k * (u0 + v0[j]!)) * w0 +
+          ((s1 + m1[j]! - share * t1) ** 2 + k * (u1 + v1[j]!)) * w1 +
+          ((s2 + m2[j]! - share * t2) ** 2 + k * (u2 + v2[j]!)) * w2 -
+          c.bonus[j]!
+        : score(s0 + m0[j]!, s1 + m1[j]!, s2 + m2[j]!, u0 + v0[j]!, u1 + v1[j]!, u2 + v2[j]!) - c.bonus[j]! - current;
       if (d < bestDelta) {
         bestDelta = d;
         best = j;
@@ -113,13 +130,16 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
     }
     if (best < 0) break;
     chosen[best] = 1;
+    size++;
     s0 += m0[best]!;
     s1 += m1[best]!;
     s2 += m2[best]!;
     u0 += v0[best]!;
     u1 += v1[best]!;
     u2 += v2[best]!;
-    current += bestDelta;
+    // Fixed: the greedy's deltas are against shares, so the objective is recomputed (without the
+    // bonuses: the swaps below then weigh exactly what they gain and lose).
+    current = fixed ? score(s0, s1, s2, u0, u1, u2) : current + bestDelta;
   }
 
   // Local search: best single move among remove i, add j, swap i for j.
@@ -128,7 +148,8 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
     let bestDelta = -1e-12;
     let bestOut = -1;
     let bestIn = -1;
-    for (let i = -1; i < n; i++) {
+    // With a fixed count only swaps keep it: i = −1 (add only) and j = none (remove only) are skipped.
+    for (let i = fixed ? 0 : -1; i < n; i++) {
       // i = −1 means "remove nothing"; otherwise i must be chosen and not mandatory.
       if (i >= 0 && (!chosen[i] || c.mandatory[i])) continue;
       moves -= n;
@@ -139,7 +160,7 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
       const b1 = i >= 0 ? u1 - v1[i]! : u1;
       const b2 = i >= 0 ? u2 - v2[i]! : u2;
       const lost = i >= 0 ? c.bonus[i]! : 0;
-      if (i >= 0) {
+      if (i >= 0 && !fixed) {
         const d = score(a0, a1, a2, b0, b1, b2) + lost - current;
         if (d < bestDelta) {
           bestDelta = d;

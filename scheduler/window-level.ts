@@ -19,6 +19,9 @@ export interface WindowLevelInput {
   wait: number;
   levelGain: number;
   windowTicks: number;
+  /** Executions held, and the most executions per tick a window runs at a fixed count (0: never). */
+  heldCount: number;
+  fixedCountMax: number;
 }
 
 export interface WindowPlan {
@@ -26,6 +29,11 @@ export interface WindowPlan {
   /** The window's last tick. */
   end: number;
   level: Vec3;
+  /**
+   * Executions every tick of the window runs, when the window keeps one count (see `fixedCount`);
+   * undefined: as many as fit the level.
+   */
+  count: number | undefined;
   /** Expected arrived load per tick when the window started. */
   rate: Vec3;
   /** Chance that a tick brings no arrival (Poisson, e^−λ): what leaving the pool empty risks. */
@@ -35,6 +43,9 @@ export interface WindowPlan {
   /** Range of the expected loads placed so far in this window, per resource. */
   low: Vec3;
   high: Vec3;
+  /** Sum of the loads placed so far in this window, and their number. */
+  sum: Vec3;
+  placed: number;
 }
 
 export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
@@ -42,8 +53,12 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
   const rate = x.arrivals?.load ?? (x.held.map((h) => h / (x.wait + 1)) as Vec3);
   const count = x.arrivals?.count ?? 0;
   const W = x.windowTicks;
+  const fixed = fixedCount(x);
+  // A fixed count's level: that many executions of the arrivals' mean cost.
   const level = [0, 1, 2].map((r) =>
-    Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
+    fixed !== undefined && count > 0
+      ? (fixed * rate[r]!) / count
+      : Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
   ) as Vec3;
   const unit = count > 0 ? [0, 1, 2].reduce((a, r) => a + (rate[r]! / count / Math.max(level[r]!, 1)) ** 2, 0) / 3 : 0;
   const inf = Number.POSITIVE_INFINITY;
@@ -51,12 +66,30 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
     id,
     end: (id + 1) * W - 1,
     level,
+    count: fixed,
     rate: [...rate],
     emptyChance: Math.exp(-count),
     unit,
     low: [inf, inf, inf],
     high: [-inf, -inf, -inf],
+    sum: [0, 0, 0],
+    placed: 0,
   };
+}
+
+/**
+ * The executions per tick of a window at a fixed count: what arrives plus a share of the excess
+ * held, in executions, as the level is in load (rounded). Why one count for the whole window: a
+ * tick's load moves in steps of a whole execution, and ticks of one count are far more alike than
+ * ticks whose count follows the fit (a tick one execution short is ~1/k off the level, outside the
+ * band below ten per tick). Undefined above `fixedCountMax` (ticks of many executions level well
+ * by fit alone) or without an arrival history.
+ */
+export function fixedCount(x: WindowLevelInput): number | undefined {
+  const rate = x.arrivals?.count;
+  if (rate === undefined || x.fixedCountMax <= 0) return undefined;
+  const k = Math.max(0, Math.round(rate + (x.levelGain * (x.heldCount - x.wait * rate)) / x.windowTicks));
+  return k <= x.fixedCountMax ? k : undefined;
 }
 
 /**
@@ -73,6 +106,9 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
  */
 export function tickTarget(w: WindowPlan, need: Readonly<Vec3>): Vec3 {
   const spread = (1 + BAND) / (1 - BAND);
+  // A fixed count: every tick after the first aims at the mean of those placed (the band is
+  // relative to the window's own average, so the ticks need to match each other, not the level).
+  if (w.count !== undefined && w.placed > 0) return w.sum.map((s) => s / w.placed) as Vec3;
   return [0, 1, 2].map((r) => {
     const level = w.level[r]!;
     const lo = w.low[r]!;
@@ -109,7 +145,9 @@ export function mustRun(dueAt: readonly Vec3[]): Vec3 {
 /** Records a placed tick's expected load. An empty tick is not a level the others should keep. */
 export function recordPlaced(w: WindowPlan, load: Readonly<Vec3>): void {
   if (load[0] + load[1] + load[2] <= 0) return;
+  w.placed++;
   for (let r = 0; r < 3; r++) {
+    w.sum[r]! += load[r]!;
     w.low[r] = Math.min(w.low[r]!, load[r]!);
     w.high[r] = Math.max(w.high[r]!, load[r]!);
   }

@@ -5,9 +5,13 @@
  * cost is the latest estimate (the product's own belief), the true cost when evaluating without
  * estimates, and 1 when neither is known (then the share is a share of executions).
  *
- * The lift says how over-represented a query is in the spike windows: its executions per spike
- * window over its executions per window in the whole range. A rare heavy query that lands in most
- * spikes has a high lift; a frequent light one has a lift near 1.
+ * The lift says how over-represented a query is in the spike windows, measured against load: its
+ * executions there over what its share of all executions predicts for the executions those windows
+ * held. Spike windows hold more executions than most (arrivals bunch), so a lift per window would
+ * make every query look guilty; this one is 1 for a query that merely runs as often there as
+ * everywhere. A query **stands out** only when its lift is at least MIN_LIFT and a Poisson tail says
+ * its count is not chance (p below 1 % over the number of queries tested, Bonferroni); otherwise the
+ * page says no query stands out and the spikes come from arrivals bunching in ticks.
  */
 import { RESOURCES, type Resource, type TrueQuery } from '../../common/contracts.js';
 import { groupAggregate } from './frames.js';
@@ -27,6 +31,9 @@ export interface AttributionRow {
   costKnown: boolean;
   share: number;
   lift: number | null;
+  /** P(count ≥ executions) for a Poisson with the load-adjusted expectation; null without one. */
+  pValue: number | null;
+  standsOut: boolean;
 }
 
 export interface Attribution {
@@ -35,6 +42,28 @@ export interface Attribution {
   rows: AttributionRow[];
   /** Spike windows per resource, as taken. */
   windows: Record<Resource, number>;
+  /** Executions per spike window over executions per window in the whole range (load of the spikes). */
+  loadRatio: Record<Resource, number | null>;
+  /** Queries that stand out (see the module comment), per resource, by lift. */
+  standouts: AttributionRow[];
+}
+
+export const MIN_LIFT = 1.5;
+const ALPHA = 0.01;
+
+/** P(X ≥ k) for X ~ Poisson(mu), summed from k upwards in log space (no overflow for large counts). */
+export function poissonUpperTail(k: number, mu: number): number {
+  if (k <= 0) return 1;
+  if (mu <= 0) return 0;
+  let logFact = 0;
+  for (let i = 2; i <= k; i++) logFact += Math.log(i);
+  let term = Math.exp(k * Math.log(mu) - mu - logFact);
+  let sum = 0;
+  for (let i = k; term > 0 && (i < mu + 10 || term > sum * 1e-15); i++) {
+    sum += term;
+    term *= mu / (i + 1);
+  }
+  return Math.min(1, sum);
 }
 
 /** A short, stable label for a query UUID (the first 8 hex digits), for axes. */
@@ -68,6 +97,19 @@ export async function attributeSpikes(params: {
     RESOURCES.map((r) => [r, params.topWindows.filter((w) => w.resource === r).length]),
   ) as Record<Resource, number>;
   const total = new Map(params.queryCounts.map((q) => [q.queryId, q.executions]));
+  const allExecutions = params.queryCounts.reduce((n, q) => n + q.executions, 0);
+  const spikeExecutions = Object.fromEntries(
+    RESOURCES.map((r) => [r, params.topWindows.filter((w) => w.resource === r).reduce((n, w) => n + w.executions, 0)]),
+  ) as Record<Resource, number>;
+  const loadRatio = Object.fromEntries(
+    RESOURCES.map((r) => [
+      r,
+      windows[r] > 0 && allExecutions > 0
+        ? round(spikeExecutions[r] / windows[r] / (allExecutions / Math.max(1, params.range.windows)))
+        : null,
+    ]),
+  ) as Record<Resource, number | null>;
+  const tested = Math.max(1, params.queryCounts.length);
 
   const rows = params.spikeQueries.map((s) => {
     const known = basis === 'executions' ? true : costs.has(`${s.queryId}/${s.resource}`);
@@ -82,14 +124,17 @@ export async function attributeSpikes(params: {
   const totalOf = new Map(totals.map((t) => [t.resource as string, Number(t.contribution)]));
 
   const out: AttributionRow[] = [];
+  const standouts: AttributionRow[] = [];
   for (const r of RESOURCES) {
-    const perSpike = windows[r];
-    const mine = rows
+    const all = rows
       .filter((x) => x.resource === r)
-      .map((x) => {
+      .map((x): AttributionRow => {
         const sum = totalOf.get(r) ?? 0;
         const overall = total.get(x.queryId) ?? 0;
-        const baseline = overall / Math.max(1, params.range.windows);
+        // What the query's share of all executions predicts for the executions the spike windows held.
+        const expected = allExecutions > 0 ? (overall / allExecutions) * spikeExecutions[r] : 0;
+        const lift = expected > 0 ? x.executions / expected : null;
+        const pValue = expected > 0 ? poissonUpperTail(x.executions, expected) : null;
         return {
           resource: r,
           queryId: x.queryId,
@@ -99,12 +144,15 @@ export async function attributeSpikes(params: {
           cost: round(x.cost),
           costKnown: x.costKnown,
           share: sum > 0 ? round(x.contribution / sum, 4) : 0,
-          lift: baseline > 0 && perSpike > 0 ? round(x.executions / perSpike / baseline) : null,
+          lift: lift === null ? null : round(lift),
+          pValue,
+          standsOut: lift !== null && pValue !== null && lift >= MIN_LIFT && pValue < ALPHA / tested,
         };
-      })
-      .sort((a, b) => b.share - a.share || a.queryId.localeCompare(b.queryId))
-      .slice(0, params.topQueries);
-    out.push(...mine);
+      });
+    standouts.push(...all.filter((x) => x.standsOut).sort((a, b) => b.lift! - a.lift!));
+    out.push(
+      ...all.sort((a, b) => b.share - a.share || a.queryId.localeCompare(b.queryId)).slice(0, params.topQueries),
+    );
   }
-  return { basis, rows: out, windows };
+  return { basis, rows: out, windows, loadRatio, standouts };
 }

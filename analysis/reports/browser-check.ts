@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { BrowserMissingError, ReportRenderError } from './errors.js';
+import { layoutCheckScript, type DrawnAxis, type LayoutCheck } from './layout-check.js';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -38,6 +39,10 @@ export interface BrowserCheck {
   consoleErrors: string[];
   requests: string[];
   screenshot: string | null;
+  /** Marks outside their plot, axes without a title naming a unit (layout-check.ts). */
+  layout: string[];
+  /** The axes drawn (chart, orient, title), e.g. to check a tall chart has its axis at the top too. */
+  axes: DrawnAxis[];
   /** Every problem found; empty means the page is fine. */
   problems: string[];
 }
@@ -97,6 +102,7 @@ export async function checkReportInBrowser(
       const svgMarks = await page.locator(drawn.map((d) => `#${c.id} svg ${d}`).join(', ')).count();
       charts.push({ ...c, svgMarks });
     }
+    const { problems: layout, axes } = await page.evaluate<LayoutCheck>(layoutCheckScript());
     let screenshot: string | null = null;
     if (opts.screenshot) {
       // One section (`<section id=…>`) when asked, e.g. for a README picture; else the whole page.
@@ -105,7 +111,12 @@ export async function checkReportInBrowser(
       else await page.screenshot({ path: opts.screenshot, fullPage: true });
       screenshot = opts.screenshot;
     }
-    const problems = [...status.errors, ...consoleErrors, ...requests.map((r) => `network request: ${r}`)];
+    const problems = [
+      ...status.errors,
+      ...consoleErrors,
+      ...requests.map((r) => `network request: ${r}`),
+      ...layout.map((l) => `layout: ${l}`),
+    ];
     for (const id of containers) {
       const c = charts.find((x) => x.id === id);
       if (!c) {
@@ -115,7 +126,7 @@ export async function checkReportInBrowser(
       for (const [name, n] of Object.entries(c.rows)) if (n === 0) problems.push(`${id}: dataset ${name} is empty`);
       if (c.items === 0 || c.svgMarks === 0) problems.push(`${id}: no marks drawn`);
     }
-    return { charts, containers, consoleErrors, requests, screenshot, problems };
+    return { charts, containers, consoleErrors, requests, screenshot, layout, axes, problems };
   } finally {
     await browser.close();
   }

@@ -14,7 +14,7 @@ import { resourcesChart } from './charts/resources-chart.js';
 import { spikeSharesChart, spikeWindowsChart } from './charts/spikes-chart.js';
 import { inBandChart, spreadChart } from './charts/spread-chart.js';
 import { estimatesView, type EstimatesView } from './estimates-view.js';
-import type { Frontier } from './frontier-source.js';
+import { withLiveRun, type Frontier } from './frontier-source.js';
 import { loadReportData, type QueryFn, type ReportData } from './load.js';
 import type { ReportMarker, ReportOptions } from './options.js';
 import { periodName, seriesFromPeriods, segmentsSql, toSegments } from './periods.js';
@@ -22,6 +22,9 @@ import { reportMarkers, segmentLabel, summarizeSegments, type SegmentSummary } f
 import { reportTables } from './sql.js';
 import type { SchedulingPhase } from './scheduling.js';
 import { buildSeries } from './series.js';
+import { decompositionVerdict, type SpreadDecomposition } from './spread-decomposition.js';
+import { loadCounterfactual, type CounterfactualSide } from './counterfactual.js';
+import { limitReads } from './read-limit.js';
 
 export interface ReportSummary {
   generatedAt: string;
@@ -44,7 +47,16 @@ export interface ReportSummary {
   markers: { time: string; label: string }[];
   segments: SegmentSummary[];
   estimates: { status: string; version: number | null; queries: number; message: string | null };
-  spikeAttribution: { basis: string; top: Record<string, { queryId: string; share: number; lift: number | null }[]> };
+  spikeAttribution: {
+    basis: string;
+    top: Record<string, { queryId: string; share: number; lift: number | null }[]>;
+    /** Executions per spike window over executions per window, per resource. */
+    loadRatio: Record<string, number | null>;
+    /** Queries over-represented beyond chance and load; empty: the spikes are arrivals bunching. */
+    standouts: { resource: string; queryId: string; lift: number | null; pValue: number | null }[];
+  };
+  /** The spread split into count and mix per resource (spread-decomposition.ts), and which dominates. */
+  spreadDecomposition: { verdict: string; resources: SpreadDecomposition[] };
   accuracy: EstimatesView['accuracy'];
   /** Scheduling before/after: when it started (null: not scheduled in the range) and the figures per phase. */
   scheduling: {
@@ -52,6 +64,8 @@ export interface ReportSummary {
     scheduledThroughout: boolean;
     warmupWindows: number;
     phases: (Omit<SchedulingPhase, 'from' | 'to'> & { from: string; to: string })[];
+    /** The windows after the warm-up scored as run and with every move undone, at estimated costs. */
+    counterfactual: CounterfactualSide[];
   } | null;
 }
 
@@ -102,7 +116,13 @@ export async function buildReport(params: {
   const { range } = data;
   // A window is stamped with its last tick; the range starts at the first window's first tick.
   const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
-  const markers = reportMarkers(options.markers, data.firstDelayed, range, options.detectScheduler);
+  // A run scheduled from its first window has no start to mark (and no one-window "before" segment).
+  const markers = reportMarkers(
+    options.markers,
+    data.firstDelayed,
+    range,
+    options.detectScheduler && !data.scheduling?.scheduledThroughout,
+  );
   const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
   const withTruth = (params.truth?.length ?? 0) > 0;
 
@@ -130,6 +150,24 @@ export async function buildReport(params: {
     truth: params.truth,
     topQueries: options.topQueries,
   });
+  // A scheduled run against its own arrivals unscheduled (counterfactual.ts), over the windows after
+  // the warm-up that were read one by one: what it compares with when it has no "before".
+  const sched = data.scheduling;
+  const afterFrom = sched?.start ? sched.start.window + sched.warmupWindows : null;
+  const firstDetail = data.windows[0]?.windowId ?? range.firstWindow;
+  const counterfactual =
+    afterFrom !== null && data.estimates.status === 'ok' && afterFrom < range.lastWindow
+      ? await loadCounterfactual(
+          limitReads(params.query),
+          reportTables(data.database),
+          {
+            firstWindow: Math.max(afterFrom, firstDetail),
+            lastWindow: range.lastWindow,
+            windowTicks: range.windowTicks,
+          },
+          data.estimates.version,
+        )
+      : [];
   const estimates =
     estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
 
@@ -180,7 +218,21 @@ export async function buildReport(params: {
     }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
-  if (params.frontier) charts.frontier = params.frontier.chart;
+  if (params.frontier) {
+    // The live run on the lab's frontier: its "after" phase, or the whole range when unscheduled.
+    const phases = data.scheduling?.phases ?? [];
+    const live = phases.find((p) => p.phase === 'after') ?? phases.find((p) => p.phase === 'unscheduled');
+    charts.frontier = live
+      ? withLiveRun(params.frontier, {
+          label: live.phase === 'after' ? 'this run (after)' : 'this run (unscheduled)',
+          inBandRate: live.inBandRate,
+          addedLatencyMean: live.addedLatencyMean,
+          addedLatencyP99: live.addedLatencyP99,
+          maxAvgP95: live.maxAvgP95,
+          minAvgP50: live.minAvgP50,
+        })
+      : params.frontier.chart;
+  }
 
   const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
   const summary: ReportSummary = {
@@ -223,6 +275,17 @@ export async function buildReport(params: {
             .map(({ queryId, share, lift }) => ({ queryId, share, lift })),
         ]),
       ),
+      loadRatio: attribution.loadRatio,
+      standouts: attribution.standouts.map(({ resource, queryId, lift, pValue }) => ({
+        resource,
+        queryId,
+        lift,
+        pValue,
+      })),
+    },
+    spreadDecomposition: {
+      verdict: decompositionVerdict(data.spreadDecomposition),
+      resources: data.spreadDecomposition,
     },
     accuracy: estimates?.accuracy ?? null,
     scheduling: data.scheduling
@@ -231,6 +294,7 @@ export async function buildReport(params: {
           scheduledThroughout: data.scheduling.scheduledThroughout,
           warmupWindows: data.scheduling.warmupWindows,
           phases: data.scheduling.phases.map((p) => ({ ...p, from: iso(p.from), to: iso(p.to) })),
+          counterfactual,
         }
       : null,
   };

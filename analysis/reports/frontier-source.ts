@@ -24,6 +24,8 @@ const Spec = z
 export interface Frontier {
   source: string;
   chart: Chart;
+  /** The spec as read, for drawing the live run on it (`withLiveRun`). */
+  spec: TopLevelSpec;
   /** The spec's title and subtitle (load, seeds, knob), shown above the chart. */
   subtitle: string;
 }
@@ -60,5 +62,63 @@ export async function readFrontier(source: string, missingOk = false): Promise<F
   } catch (err) {
     throw new FrontierSourceError(source, (err as Error).message, { cause: err });
   }
-  return { source, chart, subtitle: typeof title?.subtitle === 'string' ? title.subtitle : '' };
+  return {
+    source,
+    chart,
+    spec: parsed.data as unknown as TopLevelSpec,
+    subtitle: typeof title?.subtitle === 'string' ? title.subtitle : '',
+  };
+}
+
+/** Where the live run sits: the frontier's fields (in-band rate, ratios, added latency) for one phase. */
+export interface LivePoint {
+  label: string;
+  inBandRate: number;
+  addedLatencyMean: number | null;
+  addedLatencyP99: number | null;
+  maxAvgP95: number | null;
+  minAvgP50: number | null;
+}
+
+interface PanelLike {
+  layer?: { encoding?: { x?: { field?: unknown }; y?: { field?: unknown } } }[];
+}
+
+/**
+ * The frontier with the live run drawn on it: in every panel whose first layer plots two of the
+ * live point's fields, a black diamond labelled with the phase, so a reader sees where this run
+ * sits against what the lab measured.
+ */
+export function withLiveRun(frontier: Frontier, live: LivePoint): Chart {
+  const spec = structuredClone(frontier.spec) as unknown as { concat?: PanelLike[]; datasets?: object };
+  const fields = live as unknown as Record<string, unknown>;
+  const numeric = (f: unknown) => typeof f === 'string' && typeof fields[f] === 'number';
+  for (const panel of spec.concat ?? []) {
+    const first = panel.layer?.[0]?.encoding;
+    const x = first?.x?.field;
+    const y = first?.y?.field;
+    if (!panel.layer || !numeric(x) || !numeric(y)) continue;
+    const encoding = { x: { field: x, type: 'quantitative' }, y: { field: y, type: 'quantitative' } };
+    panel.layer.push(
+      {
+        data: { name: 'live' },
+        mark: { type: 'point', shape: 'diamond', size: 150, filled: true, color: '#000' },
+        encoding: {
+          ...encoding,
+          tooltip: [
+            { field: 'label', type: 'nominal', title: 'live run' },
+            { field: x, type: 'quantitative', format: '.2f' },
+            { field: y, type: 'quantitative', format: '.3f' },
+          ],
+        },
+      } as never,
+      {
+        data: { name: 'live' },
+        mark: { type: 'text', align: 'left', dx: 9, fontSize: 10, fontWeight: 'bold' },
+        encoding: { ...encoding, text: { field: 'label', type: 'nominal' } },
+      } as never,
+    );
+  }
+  spec.datasets = { ...spec.datasets, live: [live] };
+  return compileChart('chart-frontier', spec as unknown as TopLevelSpec, ['points', 'live']);
 }

@@ -27,13 +27,14 @@ const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 0 auto; max-width: 1000px; padding: 16px 24px 48px; }
 h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 18px; margin: 32px 0 6px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 14px; margin: 18px 0 6px; }
+section { padding: 2px 12px; margin: 0 -12px; } /* a section's screenshot keeps a left margin */
 .meta { color: #555; font-size: 13px; } .meta b { color: #222; font-weight: 600; }
 nav a { margin-right: 14px; } p.how { color: #444; font-size: 13px; margin: 4px 0 10px; }
 .notice { background: #fff8e1; border: 1px solid #f0d98a; padding: 8px 12px; border-radius: 4px; margin: 8px 0; }
 .chart { margin: 8px 0 16px; min-height: 40px; } .chart.failed { color: #b00; }
 table { border-collapse: collapse; font-size: 12px; margin: 6px 0 14px; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
-th { background: #f5f5f5; } td.l, th.l { text-align: left; } code, td.id { font-family: ui-monospace, monospace; font-size: 11.5px; }
+th { background: #f5f5f5; white-space: normal; vertical-align: bottom; } /* long headers with units wrap */ td.l, th.l { text-align: left; } code, td.id { font-family: ui-monospace, monospace; font-size: 11.5px; }
 footer { color: #777; font-size: 12px; margin-top: 40px; }
 `;
 
@@ -41,6 +42,8 @@ footer { color: #777; font-size: 12px; margin-top: 40px; }
 const RUNNER = `(function () {
   var status = { done: false, charts: [], errors: [] };
   window.reportStatus = status;
+  // The Vega views by chart id, for the layout check (layout-check.ts) to walk their scenegraphs.
+  window.reportViews = {};
   var charts = JSON.parse(document.getElementById('report-charts').textContent);
   function items(node) {
     var n = 0;
@@ -51,6 +54,7 @@ const RUNNER = `(function () {
   }
   Promise.all(charts.map(function (c) {
     return vegaEmbed('#' + c.id, c.vega, { mode: 'vega', renderer: 'svg', actions: false }).then(function (res) {
+      window.reportViews[c.id] = res.view;
       var rows = {};
       c.required.forEach(function (name) { rows[name] = res.view.data(name).length; });
       status.charts.push({ id: c.id, rows: rows, items: items(res.view.scenegraph().root) });

@@ -10,6 +10,8 @@ import type { QueryResult } from '../../clickhouse/read-only.js';
 import { loadEstimates, type EstimatesLoad } from './estimates-source.js';
 import { periodFor, periodsSql, toPeriod, type PeriodRecord } from './periods.js';
 import { rollupFits } from './rollups.js';
+import { limitReads } from './read-limit.js';
+import { loadSpreadDecomposition, type SpreadDecomposition } from './spread-decomposition.js';
 import { loadScheduling, type SchedulingData } from './scheduling.js';
 import type { ReportOptions } from './options.js';
 import {
@@ -62,6 +64,16 @@ export interface RunSummary {
   endedAt: number | null;
   seed: string | null;
   scheduler: string | null;
+  /** When the run's in-process scheduler started deciding (null: not 'on', or rows from before runs). */
+  schedulerStartedAt: number | null;
+}
+
+/**
+ * Whether the reported run had its scheduler on from its first window (a plain `npm start`): then
+ * there is no "before" in it, even when the scheduler's first move lands a window or two later.
+ */
+export function scheduledFromStart(run: RunSummary | null, range: RangeInfo): boolean {
+  return run?.scheduler === 'on' && run.schedulerStartedAt !== null && run.schedulerStartedAt <= range.fromTime;
 }
 
 function toRunSummary(r: Row): RunSummary {
@@ -76,6 +88,7 @@ function toRunSummary(r: Row): RunSummary {
     endedAt: optional('ended_at'),
     seed: text('seed'),
     scheduler: text('scheduler'),
+    schedulerStartedAt: optional('scheduler_started_at'),
   };
 }
 
@@ -105,6 +118,8 @@ export interface ReportData {
   estimates: EstimatesLoad;
   /** Scheduling before/after; null when no window is stored. */
   scheduling: SchedulingData | null;
+  /** Per resource, the spread split into count and mix (spread-decomposition.ts), over `windows`. */
+  spreadDecomposition: SpreadDecomposition[];
 }
 
 export async function loadReportData(params: {
@@ -113,7 +128,9 @@ export async function loadReportData(params: {
   options: ReportOptions;
   logger?: Logger;
 }): Promise<ReportData> {
-  const { query, database, options } = params;
+  const { database, options } = params;
+  // Issued together below, but at most two at a time (read-limit.ts: the reports' session is one).
+  const query = limitReads(params.query);
   const logger = params.logger ?? silentLogger;
   const t = reportTables(database);
   const started = performance.now();
@@ -146,6 +163,7 @@ export async function loadReportData(params: {
       firstDelayed: null,
       estimates: await loadEstimates(query, database, logger),
       scheduling: null,
+      spreadDecomposition: [],
     };
   }
   // A range longer than the charts can draw window by window is read as periods, plus the most recent
@@ -161,23 +179,28 @@ export async function loadReportData(params: {
   // queries are still read execution by execution.
   const source: ExecutionSource = long && rollupFits(range.windowTicks) ? 'rollups' : 'executions';
   // Independent reads: issue them together (chDB serialises them anyway; a server runs them in parallel).
-  const [periods, windows, topWindows, spikeQueries, queryCounts, delayed, estimates, scheduling] = await Promise.all([
-    long ? query(periodsSql(t, range, periodMs, source)).then((r) => objects(r).map(toPeriod)) : Promise.resolve(null),
-    query(windowsSql(t, { ...range, ...detail })).then((r) => objects(r).map(toWindow)),
-    query(topWindowsSql(t, range, options.topWindows)).then((r) => objects(r).map(toTopWindow)),
-    query(spikeQueriesSql(t, range, options.topWindows)).then((r) => objects(r).map(toSpikeQueryCount)),
-    query(queryCountsSql(t, range, source)).then((r) => objects(r).map(toQueryCount)),
-    query(firstDelayedSql(t, range, source)).then((r) => objects(r)[0]),
-    loadEstimates(query, database, logger),
-    loadScheduling({
-      query,
-      database,
-      range,
-      warmupWindows: options.warmupWindows,
-      maxPoints: options.maxPoints,
-      source,
-    }),
-  ]);
+  const [periods, windows, topWindows, spikeQueries, queryCounts, delayed, estimates, scheduling, decomposition] =
+    await Promise.all([
+      long
+        ? query(periodsSql(t, range, periodMs, source)).then((r) => objects(r).map(toPeriod))
+        : Promise.resolve(null),
+      query(windowsSql(t, { ...range, ...detail })).then((r) => objects(r).map(toWindow)),
+      query(topWindowsSql(t, range, options.topWindows)).then((r) => objects(r).map(toTopWindow)),
+      query(spikeQueriesSql(t, range, options.topWindows)).then((r) => objects(r).map(toSpikeQueryCount)),
+      query(queryCountsSql(t, range, source)).then((r) => objects(r).map(toQueryCount)),
+      query(firstDelayedSql(t, range, source)).then((r) => objects(r)[0]),
+      loadEstimates(query, database, logger),
+      loadScheduling({
+        query,
+        database,
+        range,
+        warmupWindows: options.warmupWindows,
+        maxPoints: options.maxPoints,
+        source,
+        fromStart: scheduledFromStart(run, range),
+      }),
+      loadSpreadDecomposition(query, t, { ...detail, windowTicks: range.windowTicks }),
+    ]);
   const delayedCount = delayed ? num(delayed, 'delayed', 0) : 0;
   const firstDelayed =
     delayed && delayedCount > 0
@@ -201,5 +224,6 @@ export async function loadReportData(params: {
     firstDelayed,
     estimates,
     scheduling,
+    spreadDecomposition: decomposition,
   };
 }

@@ -9,28 +9,9 @@ import type { Report } from './build-report.js';
 import type { Chart } from './charts/chart.js';
 import { periodName } from './periods.js';
 import { escapeHtml as h, renderPage } from './html.js';
+import { chartDiv, fmt, iso, isoSeconds, notice, pct, table } from './render-parts.js';
+import { spikesSection } from './render-spikes.js';
 import type { SchedulingPhase } from './scheduling.js';
-
-const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC');
-/** To the second: table cells (window ends are stamped at their last tick, e.g. …:05.900). */
-const isoSeconds = (ms: number) =>
-  new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, ' UTC');
-const fmt = (x: number | null | undefined, digits = 2) =>
-  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
-
-function table(head: string[], rows: string[][], leftColumns = 1): string {
-  const cls = (i: number) => (i < leftColumns ? ' class="l"' : '');
-  return `<table><thead><tr>${head.map((c, i) => `<th${cls(i)}>${h(c)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
-}
-
-const chartDiv = (c: Chart | undefined) => (c ? `<div class="chart" id="${c.id}"></div>` : '');
-const notice = (text: string) => `<div class="notice">${h(text)}</div>`;
 
 function meta(r: Report): string {
   const { range } = r.data;
@@ -78,47 +59,6 @@ shows; its line is the mean of the window averages. The last ${h(String(r.data.w
 ${chartDiv(r.charts.resources)}<h3>Most recent windows, one by one</h3>${chartDiv(r.charts.resourcesRecent)}`;
 }
 
-function spikesSection(r: Report): string {
-  const a = r.attribution;
-  const top = RESOURCES.flatMap((res) =>
-    a.rows
-      .filter((x) => x.resource === res)
-      .slice(0, 5)
-      .map((x) => [
-        h(res),
-        `<span class="id">${h(x.queryId)}</span>`,
-        pct(x.share),
-        String(x.executions),
-        String(x.windows),
-        fmt(x.cost),
-        fmt(x.lift),
-      ]),
-  );
-  const windows = RESOURCES.flatMap((res) =>
-    r.data.topWindows
-      .filter((w) => w.resource === res)
-      .slice(0, 5)
-      .map((w) => [
-        h(res),
-        h(isoSeconds(w.t)),
-        String(w.windowId),
-        String(w.peak),
-        String(w.avg),
-        fmt(w.avg > 0 ? w.peak / w.avg : null),
-        String(w.executions),
-      ]),
-  );
-  return `<p class="how">For each resource, the ${r.data.topWindows.length ? a.windows.cpu : 0} windows with the highest maximum.
-A query's share is its executions in those windows weighted by its cost per execution, over the same for all queries.
-Lift = its executions per spike window ÷ its executions per window over the whole range: well above 1 means the
-query comes with the spikes rather than merely running often.</p>
-${a.basis === 'executions' ? notice('No estimates yet: shares are shares of executions, not of load.') : ''}
-${chartDiv(r.charts.spikeShares)}
-<h3>Top queries per resource</h3>${table(['resource', 'query', 'share', 'executions', 'windows', 'cost used', 'lift'], top, 2)}
-${chartDiv(r.charts.spikeWindows)}
-<h3>Highest windows per resource</h3>${table(['resource', 'window end', 'window id', 'max', 'avg', 'max/avg', 'executions'], windows, 2)}`;
-}
-
 function estimatesSection(r: Report): string {
   const e = r.data.estimates;
   if (e.status !== 'ok' || !r.estimates) return notice(e.status === 'ok' ? 'No estimates yet.' : e.message);
@@ -140,11 +80,11 @@ function spreadSection(r: Report): string {
     'segment',
     'from',
     'windows',
-    'in band',
-    ...RESOURCES.map((x) => `${x} max/avg (p95)`),
-    'exec/s',
-    'delayed',
-    'added delay',
+    'in band (% of windows)',
+    ...RESOURCES.map((x) => `${x} max/avg (×), mean (p95)`),
+    'executions per second',
+    'delayed (% of executions)',
+    'added latency, mean (max) (ticks)',
   ];
   const rows = r.segments.map((s) => [
     h(s.label),
@@ -160,7 +100,32 @@ function spreadSection(r: Report): string {
 (green band). A window is in band when all three are. Markers cut the range into segments; the table compares them
 (a run that starts unscheduled and turns the scheduler on reads before | after): mean max/avg with its 95th
 percentile, and the latency added, mean over all executions (max), in ticks.</p>
-${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}`;
+${table(head, rows, 2)}${chartDiv(r.charts.spread)}${chartDiv(r.charts.inBand)}${decompositionPart(r)}`;
+}
+
+/** Where the spread comes from: how many executions land per tick (count) or which queries they are (mix). */
+function decompositionPart(r: Report): string {
+  const d = r.data.spreadDecomposition;
+  if (d.length === 0) return '';
+  const share = (x: number | null) => (x === null ? '–' : pct(Math.min(1, Math.max(0, x))));
+  const rows = d.map((x) => [
+    h(x.resource),
+    String(x.windows),
+    fmt(x.maxAvg),
+    fmt(x.countFactor),
+    fmt(x.mixFactor),
+    share(x.countShare),
+    share(x.countShare === null ? null : 1 - x.countShare),
+  ]);
+  const n = d[0]?.windows ?? 0;
+  return `<h3>Why the windows spread: count or mix</h3><p class="how">A window's max/avg is the busiest tick's load over the
+mean tick's load, and a tick's load is the summed cost of the executions in it, so max/avg = count × mix: <b>count</b> =
+most executions in one tick ÷ mean executions per tick (arrivals bunching: what moving executions evens out), <b>mix</b> =
+the rest (which queries they are). Shares are of Σ log(max/avg) over the ${n} windows read one by one${
+    r.data.aggregated ? ' (the most recent ones)' : ''
+  }, computed in ClickHouse.</p>
+${notice(r.summary.spreadDecomposition.verdict)}
+${table(['resource', 'windows', 'max/avg, mean (×)', 'count factor, mean (×)', 'mix factor, mean (×)', 'share from count', 'share from mix'], rows)}`;
 }
 
 /** The lab's frontier under the live figures: what the policy reaches at other latency settings, and the proven ceiling. */
@@ -175,7 +140,8 @@ latency settings, with a proven upper bound), and the next report shows it (or <
 database, not on this run. Solid: what <code>policy-estimated</code> (costs learned from the run's own events) and
 <code>policy-oracle</code> (true costs) reach; dashed: the count-only bound, proven — no schedule at that budget and mean added
 latency puts more windows in band (it ignores the spread of cost vectors, so it sits well above what any policy reaches).
-Source: <code>${h(f.source)}</code>.</p>${chartDiv(r.charts.frontier)}`;
+The black diamond is this run: its "after" phase (or the whole range, unscheduled), measured live; the lab's load and
+seeds are in the subtitle, so check they match this run's before reading the distance. Source: <code>${h(f.source)}</code>.</p>${chartDiv(r.charts.frontier)}`;
 }
 
 function schedulingSection(r: Report): string {
@@ -215,8 +181,12 @@ ${how}${u ? table(['', 'unscheduled'], rowsOf([u])) : ''}${chart}`;
   const startText = `Scheduling started at <b>${h(iso(s.start.time))}</b> (the first execution the scheduler moved).`;
   if (s.scheduledThroughout) {
     const after = s.phases.filter((p) => p.phase !== 'before');
-    return `${notice('Scheduled throughout: the scheduler moved executions from the first window of this range on, so there is no "before" to compare with (widen the range with npm run report -- --last-minutes 0).')}
-<p class="how">${startText}</p>${how}${table(['', ...after.map((p) => p.phase)], rowsOf(after))}${chart}`;
+    const fromStart = r.data.run?.scheduler === 'on' && r.data.run.schedulerStartedAt !== null;
+    const why = fromStart
+      ? 'This run had the scheduler on from its first tick (a plain npm start), so it has no "before": the table below compares it with its own arrivals unscheduled. For a measured before/after, start with npm start -- --scheduler-start-after-s 60.'
+      : 'Scheduled throughout: the scheduler moved executions from the first window of this range on, so there is no "before" to compare with (widen the range with npm run report -- --last-minutes 0); the table below compares it with its own arrivals unscheduled.';
+    return `${notice(why)}
+<p class="how">${startText}</p>${counterfactualPart(r)}${how}${table(['', ...after.map((p) => p.phase)], rowsOf(after))}${chart}`;
   }
   const before = byName('before');
   const after = byName('after');
@@ -227,7 +197,26 @@ ${how}${u ? table(['', 'unscheduled'], rowsOf([u])) : ''}${chart}`;
     : '';
   const noAfter = after ? '' : notice('No window after the warm-up yet: come back in a minute.');
   return `<p class="how">${startText}${warmText}</p>${how}${noAfter}
-${table(['', ...shown.map((p) => p.phase)], rowsOf(shown))}${chart}`;
+${table(['', ...shown.map((p) => p.phase)], rowsOf(shown))}${counterfactualPart(r)}${chart}`;
+}
+
+/** The windows after the warm-up as run and with every move undone (counterfactual.ts). */
+function counterfactualPart(r: Report): string {
+  const sides = r.summary.scheduling?.counterfactual ?? [];
+  if (sides.length === 0) {
+    return r.data.estimates.status === 'ok'
+      ? ''
+      : `<p class="how">The comparison with this run's own arrivals unscheduled needs estimates (the analysis job's first run).</p>`;
+  }
+  const rows = [
+    ['windows', ...sides.map((x) => String(x.windows))],
+    ['in-band rate (% of windows)', ...sides.map((x) => pct(x.inBandRate))],
+    ['worst max/avg p50 / p95 (×)', ...sides.map((x) => `${fmt(x.maxAvgP50)} / ${fmt(x.maxAvgP95)}`)],
+  ];
+  return `<h3>As run against the same arrivals unscheduled</h3><p class="how">The windows after the warm-up, each execution costed at
+its latest estimate, scored twice: where it ran, and where it would have run had nobody moved it (executed tick − added
+latency). Both sides use the same estimates, so their errors cancel; the measured figures are in the table below.</p>
+${table(['', ...sides.map((x) => x.mode)], rows)}`;
 }
 
 export const SECTIONS = [

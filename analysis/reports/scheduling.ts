@@ -117,6 +117,8 @@ export async function loadScheduling(params: {
   maxPoints: number;
   /** Executions read one by one (default) or from the insert-time rollups (a long range, load.ts). */
   source?: ExecutionSource;
+  /** The run's scheduler was on from its first window (load.ts `scheduledFromStart`): no "before". */
+  fromStart?: boolean;
 }): Promise<SchedulingData> {
   const { query, range, warmupWindows } = params;
   const source = params.source ?? 'executions';
@@ -129,7 +131,9 @@ export async function loadScheduling(params: {
       ? {
           time: num(startRow, 't'),
           tick: num(startRow, 'tick'),
-          window: Math.floor(num(startRow, 'tick') / range.windowTicks),
+          // Scheduled from the first window: its first move may land a window or two in (nothing
+          // queued needed moving yet), but the windows before it are not an unscheduled "before".
+          window: params.fromStart ? range.firstWindow : Math.floor(num(startRow, 'tick') / range.windowTicks),
           moved,
         }
       : null;

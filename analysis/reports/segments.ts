@@ -37,10 +37,11 @@ export function reportMarkers(
   // Only a start inside the range is a change to compare; delays from the first window on mean the
   // whole range is scheduled, and the summary says so without a marker.
   if (detect && firstDelayed && firstDelayed.time > range.fromTime) {
-    // The detected marker is the first delayed execution; who sent the delay is shown unless it
-    // is the scheduler itself.
-    const who = firstDelayed.by && firstDelayed.by !== 'scheduler' ? ` (delays by ${firstDelayed.by})` : '';
-    out.push({ time: firstDelayed.time, label: `scheduler on${who}` });
+    // The detected marker is the first delayed execution. Only the scheduler's is "scheduler on": a
+    // delay sent by hand (`delayed_by` another name, or none) is named as what it is.
+    const label =
+      firstDelayed.by === 'scheduler' ? 'scheduler on' : `delays by ${firstDelayed.by || 'an unnamed client'}`;
+    out.push({ time: firstDelayed.time, label });
   }
   return out.sort((a, b) => a.time - b.time);
 }

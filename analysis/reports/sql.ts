@@ -75,6 +75,7 @@ WHERE ${inTime} AND ${inRun}`;
 export function runsSql(t: TableNames): string {
   return `SELECT w.run_id AS run_id, w.windows AS windows, toUnixTimestamp64Milli(w.first_ts) AS first_t,
   toUnixTimestamp64Milli(w.last_ts) AS last_t, toUnixTimestamp64Milli(r.started_at) AS started_at,
+  toUnixTimestamp64Milli(r.scheduler_started_at) AS scheduler_started_at,
   toUnixTimestamp64Milli(r.ended_at) AS ended_at, r.seed AS seed, r.scheduler AS scheduler
 FROM (SELECT run_id, count() AS windows, min(ts) AS first_ts, max(ts) AS last_ts
   FROM ${t.windowsDedup} GROUP BY run_id) AS w

@@ -76,7 +76,7 @@ export function frontierSpec(report: FrontierReport): Record<string, unknown> {
   });
   const panel = (title: string, layers: object[]) => ({ title, width: 330, height: 220, layer: layers });
   const mean = 'mean added latency (ticks)';
-  const inBand = 'windows in band (±10 %)';
+  const inBand = 'windows in band (%, ±10 % of avg)';
   return {
     $schema: SCHEMA,
     title: {
@@ -95,10 +95,10 @@ export function frontierSpec(report: FrontierReport): Record<string, unknown> {
         line('boundMax', 'latency', 'added latency, p99 or max (ticks)', 'inBandRate', inBand, '.0%', true),
       ]),
       panel('worst max/avg p95 against mean added latency', [
-        line('points', 'addedLatencyMean', mean, 'maxAvgP95', 'max/avg p95', '.2f'),
+        line('points', 'addedLatencyMean', mean, 'maxAvgP95', 'max/avg p95 (×)', '.2f'),
       ]),
       panel('worst min/avg p50 against mean added latency', [
-        line('points', 'addedLatencyMean', mean, 'minAvgP50', 'min/avg p50', '.2f'),
+        line('points', 'addedLatencyMean', mean, 'minAvgP50', 'min/avg p50 (×)', '.2f'),
       ]),
     ],
     resolve: { scale: { color: 'shared' } },

@@ -32,15 +32,20 @@ import { DEFAULT_SIMULATION } from '../../server/options.js';
 import type { CostEstimate, CostModel } from '../cost-model.js';
 import type { EventObserver } from './run.js';
 
+/**
+ * The durations below count windows of the default length (1 s, `DEFAULT_SIMULATION`), as the
+ * job's are durations in time: a run with shorter windows solves after more of its own windows
+ * (30 s is 60 windows of 5 ticks), not more often in time than the job would.
+ */
 export interface ProductEstimatorOptions {
   method: TotalMethod;
-  /** Windows between solves (the analysis job's interval). */
+  /** Default windows between solves (the analysis job's interval). */
   intervalWindows: number;
-  /** Extra solves at these window counts from the start, before the first interval ends (cold start). */
+  /** Extra solves at these default-window counts from the start, before the first interval ends (cold start). */
   earlySolves: readonly number[];
-  /** A window is used once the newest execution is this many windows past its end (the settle horizon). */
+  /** A window is used once the newest execution is this many default windows past its end (the settle horizon). */
   settleWindows: number;
-  /** Ticks per metrics window (turns `settleWindows` into ticks). */
+  /** Ticks per metrics window of the run (converts the default windows above to its own). */
   windowTicks: number;
   solve: SolveOptions;
 }
@@ -75,10 +80,20 @@ export class ProductEstimator implements CostModel, EventObserver {
   solves = 0;
   solvesWithData = 0;
   solveMs = 0;
+  /** The options' durations in the run's own windows (interval, early solves) and ticks (settle). */
+  private readonly interval: number;
+  private readonly early: ReadonlySet<number>;
+  private readonly settleTicks: number;
 
   constructor(private readonly options: ProductEstimatorOptions) {
+    const perDefault = DEFAULT_SIMULATION.metricsWindowTicks / options.windowTicks;
+    this.interval = Math.max(1, Math.round(options.intervalWindows * perDefault));
+    this.early = new Set(options.earlySolves.map((w) => Math.max(1, Math.round(w * perDefault))));
+    this.settleTicks = options.settleWindows * DEFAULT_SIMULATION.metricsWindowTicks;
     this.stats = new WindowStatsAccumulator(options.method);
-    this.name = `product (ridge-eb/${options.method}, every ${options.intervalWindows} windows, settle ${options.settleWindows})`;
+    // In the run's own windows (the defaults: every 30, settle 10 with 1 s windows).
+    const settle = Math.round(options.settleWindows * perDefault);
+    this.name = `product (ridge-eb/${options.method}, every ${this.interval} windows, settle ${settle})`;
   }
 
   cost(queryId: string): CostEstimate | undefined {
@@ -92,8 +107,8 @@ export class ProductEstimator implements CostModel, EventObserver {
       return;
     }
     this.unsettled.push(event);
-    const early = this.options.earlySolves.includes(++this.windowsSeen);
-    if (++this.windowsSinceSolve < this.options.intervalWindows && !early) return;
+    const early = this.early.has(++this.windowsSeen);
+    if (++this.windowsSinceSolve < this.interval && !early) return;
     this.windowsSinceSolve = 0;
     const previous = this.solving;
     this.solving = previous ? previous.then(() => this.solve()) : this.solve();
@@ -110,7 +125,7 @@ export class ProductEstimator implements CostModel, EventObserver {
     const started = performance.now();
     this.solves++;
     // The settle horizon (blocks.ts / horizonSql): windows that ended settleWindows before the newest execution.
-    const horizon = this.newestTick - this.options.settleWindows * this.options.windowTicks;
+    const horizon = this.newestTick - this.settleTicks;
     let settled = 0;
     while (settled < this.unsettled.length && this.unsettled[settled]!.lastTick <= horizon) {
       this.stats.addWindow(this.unsettled[settled++]!);

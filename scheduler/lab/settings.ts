@@ -87,14 +87,14 @@ export const labSettings = {
     default: DEFAULT_PRODUCT_ESTIMATOR.intervalWindows,
     min: 1,
     max: 1_000_000,
-    doc: "--estimator product: windows between solves (default: the analysis job's 30 s interval in 1 s windows).",
+    doc: "--estimator product: windows of the default length (1 s) between solves, converted to the run's window length (default: the analysis job's 30 s interval).",
   }),
   estimatorSettleWindows: integer({
     flag: '--estimator-settle-windows',
     default: DEFAULT_PRODUCT_ESTIMATOR.settleWindows,
     min: 0,
     max: 1_000_000,
-    doc: "--estimator product: a window is used once the newest execution is this many windows past its end (default: the analysis job's 10 s settle horizon in 1 s windows).",
+    doc: "--estimator product: a window is used once the newest execution is this many default-length (1 s) windows past its end (default: the analysis job's 10 s settle horizon).",
   }),
   json: toggle({ flag: '--json', default: false, doc: 'Print the results as one JSON object.' }),
   frontier: toggle({

@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { ROOT } from '../helpers/run-cli.js';
 import { insertEstimates, populate } from './reports-fixture.js';
 
@@ -47,11 +46,7 @@ beforeAll(async () => {
   ]);
   expect(estimates, 'the estimates tables (migration 010) exist').toBe(true);
   // Reads through the read-only path (the guard, readonly = 1, the limits), as npm run sql does.
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

@@ -8,14 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { checkReportInBrowser, writeReportFiles } from '../../analysis/reports/index.js';
 import { FrontierSourceError } from '../../analysis/reports/errors.js';
 import { FRONTIER_FILE, readFrontier } from '../../analysis/reports/frontier-source.js';
 import type { FrontierReport, FrontierRow } from '../../scheduler/lab/frontier.js';
 import { frontierSpec } from '../../scheduler/lab/frontier-spec.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { populate } from './reports-fixture.js';
 
 const out = mkdtempSync(join(tmpdir(), 'spike-frontier-'));
@@ -76,11 +75,7 @@ beforeAll(async () => {
   ch = openTempClickHouse();
   await migrate(ch.client, { database: 'spike' });
   await populate(ch.client, { seed: 'frontier', minutes: 1, database: 'spike' });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();
@@ -93,13 +88,23 @@ describe('frontier in the report', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, FRONTIER_FILE), JSON.stringify(frontierSpec(report)));
     const w = await writeReportFiles({ query: (sql) => reader.query(sql), database: 'spike', outDir: dir });
-    expect(w.report.charts.frontier?.rows).toMatchObject({ points: 4, boundMean: 6, boundMax: 2 });
+    // The live run (unscheduled here: the fixture never delays) is drawn on it, as one point.
+    expect(w.report.charts.frontier?.rows).toMatchObject({ points: 4, boundMean: 6, boundMax: 2, live: 1 });
+    const live = (w.report.charts.frontier!.vega as { data: { name: string; values?: unknown[] }[] }).data.find(
+      (d) => d.name === 'live',
+    )?.values?.[0];
+    const unscheduled = w.report.summary.scheduling!.phases.find((p) => p.phase === 'unscheduled')!;
+    expect(live).toMatchObject({
+      label: 'this run (unscheduled)',
+      inBandRate: unscheduled.inBandRate,
+      addedLatencyMean: 0,
+    });
     const html = readFileSync(w.html, 'utf8');
     expect(html).toContain('id="chart-frontier"');
     expect(html).toContain('target-and-budget');
     const check = await checkReportInBrowser(w.html);
     expect(check.problems).toEqual([]);
-    expect(check.charts.find((c) => c.id === 'chart-frontier')?.rows).toEqual({ points: 4 });
+    expect(check.charts.find((c) => c.id === 'chart-frontier')?.rows).toEqual({ points: 4, live: 1 });
   }, 90_000);
 
   it('says how to make one when there is none, and leaves out a broken one it merely found', async () => {

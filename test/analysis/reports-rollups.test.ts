@@ -12,18 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MIGRATIONS_DIR,
   migrate,
-  openReadOnlyPool,
-  readOnlyOptions,
   type ReadOnlyPool,
 } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
 import { loadReportData } from '../../analysis/reports/load.js';
 import { reportOptions } from '../../analysis/reports/options.js';
 import { periodsSql, segmentsSql } from '../../analysis/reports/periods.js';
 import type { RangeInfo } from '../../analysis/reports/records.js';
 import { loadScheduling } from '../../analysis/reports/scheduling.js';
 import { firstDelayedSql, queryCountsSql, reportTables, type ExecutionSource } from '../../analysis/reports/sql.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { populate, type Populated } from './reports-fixture.js';
 
 let ch: TempClickHouse;
@@ -37,11 +34,7 @@ beforeAll(async () => {
   ch = openTempClickHouse();
   await migrate(ch.client, { database: 'spike' });
   data = await populate(ch.client, { seed: 'rollups', minutes: 4, schedulerFromMinute: 2, probabilityScale: 2 });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

@@ -5,11 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
-import { silentLogger } from '../../common/logger.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import type { RangeInfo } from '../../analysis/reports/records.js';
 import { loadScheduling, phase } from '../../analysis/reports/scheduling.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const QUERY = randomUUID();
@@ -114,11 +113,7 @@ beforeAll(async () => {
     values: Array.from({ length: 20 }, (_, i) => executionRow(1000 + i * 10, 0)),
     format: 'JSONEachRow',
   });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TrueQuery } from '../../common/contracts.js';
 import { ConfigError } from '../../common/errors.js';
-import { attributeSpikes } from '../../analysis/reports/attribution.js';
+import { attributeSpikes, poissonUpperTail } from '../../analysis/reports/attribution.js';
 import { estimatesView } from '../../analysis/reports/estimates-view.js';
 import { parseMarkers, reportOptions } from '../../analysis/reports/options.js';
 import type { EstimateRecord, RangeInfo, WindowRecord } from '../../analysis/reports/records.js';
@@ -128,6 +128,12 @@ describe('markers and segments', () => {
     expect(after!.executionsPerSecond).toBe(10);
   });
 
+  it('names a delay set by hand as such, not as the scheduler', () => {
+    const byHand = { time: T0 + 5000, by: 'operator', delayed: 1 };
+    expect(reportMarkers([], byHand, range(10), true)).toEqual([{ time: T0 + 5000, label: 'delays by operator' }]);
+    expect(reportMarkers([], { ...byHand, by: '' }, range(10), true)[0]!.label).toBe('delays by an unnamed client');
+  });
+
   it('adds no marker when delays start with the range or detection is off, and drops markers outside it', () => {
     const first = { time: T0 + 900, by: 'scheduler', delayed: 1 };
     expect(reportMarkers([], first, range(10), true)).toEqual([]);
@@ -177,7 +183,7 @@ describe('spike attribution', () => {
         { resource, queryId: q(2), executions: 1, windows: 1 },
       ]),
       topWindows: (['cpu', 'io', 'memory'] as const).flatMap((resource) =>
-        [0, 1, 2].map((w) => ({ resource, windowId: w, t: T0, peak: 100, avg: 50, executions: 5 })),
+        [4, 3, 3].map((executions, w) => ({ resource, windowId: w, t: T0, peak: 100, avg: 50, executions })),
       ),
       queryCounts: [
         { queryId: q(1), executions: 300, firstSeen: T0, lastSeen: T0, meanAddedDelay: 0 },
@@ -194,11 +200,71 @@ describe('spike attribution', () => {
       [q(1), 0.5],
       [q(2), 0.5],
     ]);
-    // q2 runs 1/3 per spike window against 10/100 per window overall: lift 3.33.
-    expect(cpu.find((r) => r.queryId === q(2))!.lift).toBe(3.33);
+    // q2 made 10 of 310 executions; the spike windows held 10, so 0.32 expected and 1 seen: lift 3.1,
+    // but one execution is no evidence (p = 0.28): it does not stand out.
+    const q2 = cpu.find((r) => r.queryId === q(2))!;
+    expect(q2.lift).toBe(3.1);
+    expect(q2.pValue).toBeCloseTo(1 - Math.exp(-10 / 31), 6);
+    expect(a.standouts).toEqual([]);
+    // The spike windows held 10/3 executions each against 3.1 per window overall.
+    expect(a.loadRatio.cpu).toBe(1.08);
     const plain = await attributeSpikes({ ...params, estimates: [] });
     expect(plain.basis).toBe('executions');
     expect(plain.rows.find((r) => r.resource === 'io' && r.queryId === q(1))!.share).toBe(0.9);
+  });
+
+  it('measures lift against load: busier spike windows make no query guilty, a real outlier stands out', async () => {
+    const counts = Array.from({ length: 20 }, (_, i) => ({
+      queryId: `${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`,
+      executions: 1000,
+      firstSeen: T0,
+      lastSeen: T0,
+      meanAddedDelay: 0,
+    }));
+    const base = {
+      // 1000 windows, 20 executions each; the 10 spike windows hold 60 each: three times the load.
+      range: range(1000),
+      topWindows: Array.from({ length: 10 }, (_, w) => ({
+        resource: 'cpu' as const,
+        windowId: w,
+        t: T0,
+        peak: 100,
+        avg: 50,
+        executions: 60,
+      })),
+      queryCounts: counts,
+      estimates: [],
+      topQueries: 50,
+    };
+    // Every query in proportion to its share: 30 each of the 600.
+    const even = await attributeSpikes({
+      ...base,
+      spikeQueries: counts.map((c) => ({ resource: 'cpu' as const, queryId: c.queryId, executions: 30, windows: 10 })),
+    });
+    expect(even.loadRatio.cpu).toBe(3);
+    expect(new Set(even.rows.map((r) => r.lift))).toEqual(new Set([1]));
+    expect(even.standouts).toEqual([]);
+    // One query in 90 of the 600 (expected 30): it stands out; the others, at 26.8, do not.
+    const skewed = await attributeSpikes({
+      ...base,
+      spikeQueries: counts.map((c, i) => ({
+        resource: 'cpu' as const,
+        queryId: c.queryId,
+        executions: i === 0 ? 90 : 27,
+        windows: 10,
+      })),
+    });
+    expect(skewed.standouts.map((r) => [r.queryId, r.lift])).toEqual([[counts[0]!.queryId, 3]]);
+    expect(skewed.standouts[0]!.pValue).toBeLessThan(1e-6);
+  });
+
+  it('computes the Poisson upper tail', () => {
+    expect(poissonUpperTail(0, 3)).toBe(1);
+    expect(poissonUpperTail(1, 2)).toBeCloseTo(1 - Math.exp(-2), 12);
+    expect(poissonUpperTail(3, 2)).toBeCloseTo(1 - Math.exp(-2) * (1 + 2 + 2), 12);
+    // Large counts neither overflow nor underflow to nonsense: 1000 against 1000 is about a half.
+    expect(poissonUpperTail(1000, 1000)).toBeGreaterThan(0.49);
+    expect(poissonUpperTail(1000, 1000)).toBeLessThan(0.51);
   });
 
   it('scores estimates against the truth over well-observed queries', () => {

@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { startHttpInterface, type HttpInterface } from '../../clickhouse/http-interface.js';
 import { silentLogger } from '../../common/logger.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { ROOT, cliArgv, runCli, type CliResult } from '../helpers/run-cli.js';
 import { populate } from './reports-fixture.js';
 
@@ -23,11 +23,7 @@ beforeAll(async () => {
   await migrate(ch.client, { database: 'spike' });
   await populate(ch.client, { seed: 'sql-cli', minutes: 1 });
   // The endpoint's own read-only path: sessions of its own, the guard, readonly = 1 and the limits.
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
   service = await startHttpInterface({ queries: reader, port: 0, logger: silentLogger });
   env = { QUERY_URL: service.url, CLICKHOUSE_URL: '' };
 }, 60_000);

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openReadOnlyPool, readOnlyOptions, type ReadOnlyPool } from '../../clickhouse/index.js';
+import { migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { startHttpInterface, type HttpInterface } from '../../clickhouse/http-interface.js';
 import { silentLogger } from '../../common/logger.js';
 import {
@@ -19,7 +19,7 @@ import {
   type ReportSummary,
 } from '../../analysis/reports/index.js';
 import { loadEstimates } from '../../analysis/reports/estimates-source.js';
-import { openTempClickHouse, type TempClickHouse } from '../clickhouse/helpers.js';
+import { openTempClickHouse, openTestReader, type TempClickHouse } from '../clickhouse/helpers.js';
 import { runCli } from '../helpers/run-cli.js';
 import { insertEstimates, populate, type Populated } from './reports-fixture.js';
 
@@ -39,11 +39,7 @@ beforeAll(async () => {
   await migrate(ch.client, { database: 'spike_plain' });
   data = await populate(ch.client, { seed: 'reports', minutes: 6, schedulerFromMinute: 3 });
   await populate(ch.client, { seed: 'plain', minutes: 1, database: 'spike_plain' });
-  reader = await openReadOnlyPool({
-    target: { kind: 'embedded', dataPath: ch.dataPath },
-    options: readOnlyOptions(),
-    logger: silentLogger,
-  });
+  reader = await openTestReader(ch);
 }, 60_000);
 afterAll(async () => {
   await reader?.close();

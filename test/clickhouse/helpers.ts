@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutedEvent, WindowEvent } from '../../common/contracts.js';
-import { createClickHouse, type ClickHouseClient } from '../../clickhouse/index.js';
+import {
+  createClickHouse,
+  openReadOnlyPool,
+  readOnlyOptions,
+  type ClickHouseClient,
+  type ReadOnlyPool,
+} from '../../clickhouse/index.js';
+import { silentLogger } from '../../common/logger.js';
 
 export interface TempClickHouse {
   client: ClickHouseClient;
@@ -28,6 +35,18 @@ export function openTempClickHouse(): TempClickHouse {
       rmSync(dataPath, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The read-only path over a temporary ClickHouse, as `npm run sql`, the HTTP interface and the
+ * reports open it: sessions of its own, the guard, `readonly = 1` and the default limits.
+ */
+export function openTestReader(ch: TempClickHouse): Promise<ReadOnlyPool> {
+  return openReadOnlyPool({
+    target: { kind: 'embedded', dataPath: ch.dataPath },
+    options: readOnlyOptions(),
+    logger: silentLogger,
+  });
 }
 
 /** A wall-clock-like absolute tick (~1.8e13, as the real-time server uses). */

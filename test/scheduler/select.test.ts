@@ -60,4 +60,27 @@ describe('selectSubset', () => {
     const c = candidates([{ mean: [50, 50, 50] }]);
     expect(chosen(selectSubset(c, { ...params, target: [0, 0, 0] }))).toEqual([]);
   });
+
+  it('with a fixed count, runs exactly that many: the best fitting ones, even when fewer would fit better', () => {
+    const c = candidates([
+      { mean: [100, 100, 100] },
+      { mean: [50, 50, 50] },
+      { mean: [45, 45, 45] },
+      { mean: [20, 20, 20] },
+    ]);
+    // Free, one execution (100) is the exact fit; at a count of two, the pair nearest 100 is 50 + 45.
+    expect(chosen(selectSubset(c, { ...params, target: [100, 100, 100] }))).toEqual([0]);
+    expect(chosen(selectSubset(c, { ...params, target: [100, 100, 100], count: 2 }))).toEqual([1, 2]);
+    // A count above what improves the fit is still filled.
+    expect(chosen(selectSubset(c, { ...params, target: [100, 100, 100], count: 3 }))).toHaveLength(3);
+  });
+
+  it('with a fixed count, keeps every mandatory candidate even beyond the count', () => {
+    const c = candidates([
+      { mean: [50, 50, 50], mandatory: true },
+      { mean: [50, 50, 50], mandatory: true },
+      { mean: [50, 50, 50] },
+    ]);
+    expect(chosen(selectSubset(c, { ...params, target: [50, 50, 50], count: 1 }))).toEqual([0, 1]);
+  });
 });

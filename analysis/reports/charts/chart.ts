@@ -83,7 +83,8 @@ export function timeX(domain?: [number, number], field = 't', title = 'time (UTC
 
 /** Vertical rules with labels at the markers (dataset `markers`: {time, label}). */
 export function markerLayers(): Layer[] {
-  const x = { ...timeX(undefined, 'time'), title: null };
+  // The same title as the data layers' x: Vega-Lite merges the layers' titles, and a null one drops it.
+  const x = timeX(undefined, 'time');
   return [
     {
       data: { name: 'markers' },

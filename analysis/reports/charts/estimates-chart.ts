@@ -16,11 +16,14 @@ export function estimatesChart(view: EstimatesView, withTruth: boolean): Chart {
   const y = {
     field: 'label',
     type: 'nominal' as const,
-    title: null,
+    title: 'query (query id, first 8 digits)',
     sort: { field: 'rank', op: 'min' as const, order: 'ascending' as const },
     axis: { labelFont: 'monospace', labelFontSize: 9 },
   };
-  const x = { field: 'estimate', type: 'quantitative' as const, title: 'cost per execution' };
+  const X_TITLE = 'cost per execution (cost units)';
+  // A hundred or more rows make a tall chart: the cost axis is drawn at its top too (the second layer's
+  // own axis, on the shared scale), so it is in view wherever the reader is.
+  const x = { field: 'estimate', type: 'quantitative' as const, title: X_TITLE, axis: { orient: 'top' as const } };
   const tooltip = [
     { field: 'queryId', type: 'nominal' as const, title: 'query' },
     { field: 'resource', type: 'nominal' as const },
@@ -40,7 +43,7 @@ export function estimatesChart(view: EstimatesView, withTruth: boolean): Chart {
       mark: { type: 'rule', strokeWidth: 2, opacity: 0.6 },
       encoding: {
         y,
-        x: { field: 'lower', type: 'quantitative', title: 'cost per execution' },
+        x: { field: 'lower', type: 'quantitative', title: X_TITLE },
         x2: { field: 'upper' },
         color: { field: 'bucket', type: 'nominal', scale: BUCKETS, title: 'executions seen' },
       },
@@ -59,7 +62,7 @@ export function estimatesChart(view: EstimatesView, withTruth: boolean): Chart {
     layers.push({
       transform: [{ filter: 'isValid(datum.truth)' }],
       mark: { type: 'tick', color: '#d62728', thickness: 2, size: 9 },
-      encoding: { y, x: { field: 'truth', type: 'quantitative' }, tooltip },
+      encoding: { y, x: { field: 'truth', type: 'quantitative', axis: null }, tooltip },
     });
   }
   const spec: TopLevelSpec = {
@@ -67,7 +70,7 @@ export function estimatesChart(view: EstimatesView, withTruth: boolean): Chart {
     datasets: { estimates: view.points },
     data: { name: 'estimates' },
     facet: { column: { field: 'resource', type: 'nominal', title: null, sort: ['cpu', 'io', 'memory'] } },
-    spec: { width: 250, height: { step: 11 }, layer: layers },
+    spec: { width: 250, height: { step: 11 }, layer: layers, resolve: { axis: { x: 'independent' } } },
     spacing: 16,
     config: { view: { stroke: '#eee' }, axis: { labelFontSize: 10 } },
   };

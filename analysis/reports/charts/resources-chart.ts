@@ -43,7 +43,7 @@ export function resourcesChart(params: {
           mark: { type: 'area', opacity: 0.25, color },
           encoding: {
             x: timeX(domain),
-            y: { field: 'min', type: 'quantitative', title: r },
+            y: { field: 'min', type: 'quantitative', title: `${r} (cost units per tick)` },
             y2: { field: 'max' },
           },
         },
@@ -76,10 +76,10 @@ export function resourcesChart(params: {
         mark: { type: 'area', color: '#7f7f7f', opacity: 0.6, interpolate: 'step-after' },
         encoding: {
           x: timeX(domain),
-          y: { field: 'perSecond', type: 'quantitative', title: 'executions/s' },
+          y: { field: 'perSecond', type: 'quantitative', title: 'load (executions per second)' },
           tooltip: [
             { field: 't', type: 'temporal', title: 'window end', format: '%H:%M:%S' },
-            { field: 'perSecond', type: 'quantitative', title: 'executions/s' },
+            { field: 'perSecond', type: 'quantitative', title: 'executions per second' },
           ],
         },
       },

@@ -21,7 +21,8 @@ export function schedulingChart(params: {
   const per = s.bucketWindows > 1 ? ` (mean over ${s.bucketWindows} windows per point)` : '';
   const markers: ReportMarker[] = s.start ? [{ time: s.start.time, label: 'scheduling starts' }] : [];
   const warm = s.phases.find((p) => p.phase === 'warm-up');
-  const warmup = warm ? [{ from: warm.from - params.windowMs, to: warm.to }] : [];
+  // A warm-up from the range's first window starts where the plot does, not a window before it.
+  const warmup = warm ? [{ from: Math.max(domain[0], warm.from - params.windowMs), to: warm.to }] : [];
   const ratios = s.points.flatMap((p) => [
     ...(p.maxAvg === null ? [] : [{ t: p.t, ratio: 'worst max/avg', value: p.maxAvg }]),
     ...(p.minAvg === null ? [] : [{ t: p.t, ratio: 'worst min/avg', value: p.minAvg }]),
@@ -29,7 +30,7 @@ export function schedulingChart(params: {
   const warmupLayer: Layer = {
     data: { name: 'warmup' },
     mark: { type: 'rect', color: '#7f7f7f', opacity: 0.15 },
-    encoding: { x: { ...timeX(undefined, 'from'), title: null }, x2: { field: 'to' } },
+    encoding: { x: timeX(undefined, 'from'), x2: { field: 'to' } },
   };
   const windowEnd = { field: 't', type: 'temporal' as const, title: 'window end', format: '%H:%M:%S' };
   const title = (text: string, subtitle?: string) => ({ text, subtitle, anchor: 'start' as const, fontSize: 12 });
@@ -51,7 +52,7 @@ export function schedulingChart(params: {
           y: {
             field: 'inBandRate',
             type: 'quantitative',
-            title: 'in band',
+            title: 'in band (%)',
             axis: { format: '.0%', tickCount: 2 },
             scale: { domain: [0, 1] },
           },
@@ -64,7 +65,7 @@ export function schedulingChart(params: {
   };
   const spread: ConcatItem = {
     title: title(
-      `worst max/avg and min/avg over cpu, io and memory per window${per}`,
+      `worst max/avg (red) and min/avg (blue) over cpu, io and memory per window${per}`,
       'green band: ±10 % of the average; a window is in band when both lines stay inside it',
     ),
     width: WIDTH,
@@ -80,8 +81,9 @@ export function schedulingChart(params: {
         mark: { type: 'line', strokeWidth: 1.1 },
         encoding: {
           x: timeX(domain),
-          y: { field: 'value', type: 'quantitative', title: 'ratio to avg', scale: { zero: false } },
-          color: { field: 'ratio', type: 'nominal', scale: RATIO_COLORS, title: null, legend: { orient: 'top' } },
+          y: { field: 'value', type: 'quantitative', title: 'ratio to window avg (×)', scale: { zero: false } },
+          // Named in the panel title: a legend of a concatenation sits above the whole stack, not this panel.
+          color: { field: 'ratio', type: 'nominal', scale: RATIO_COLORS, legend: null },
           tooltip: [
             windowEnd,
             { field: 'ratio', type: 'nominal' },
@@ -106,7 +108,7 @@ export function schedulingChart(params: {
           y: {
             field: 'movedShare',
             type: 'quantitative',
-            title: 'moved',
+            title: 'moved (% of executions)',
             axis: { format: '.0%' },
             scale: { domain: [0, 1] },
           },
@@ -131,7 +133,7 @@ export function schedulingChart(params: {
         mark: { type: 'line', color: '#ff7f0e', strokeWidth: 1.2, interpolate: 'step-before' },
         encoding: {
           x: timeX(domain),
-          y: { field: 'meanAddedLatency', type: 'quantitative', title: 'ticks' },
+          y: { field: 'meanAddedLatency', type: 'quantitative', title: 'added latency (ticks)' },
           tooltip: [
             windowEnd,
             { field: 'meanAddedLatency', type: 'quantitative', title: 'mean added latency', format: '.2f' },

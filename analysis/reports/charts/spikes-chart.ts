@@ -19,23 +19,31 @@ const BASIS_TEXT = {
 export function spikeSharesChart(attribution: Attribution, topWindows: number): Chart {
   const panels: ConcatItem[] = RESOURCES.map((r, i) => ({
     title: { text: `${r}: top ${attribution.windows[r]} windows by max`, anchor: 'start', fontSize: 12 },
-    width: Math.floor(WIDTH / 3) - 40,
+    // Each panel carries its own query axis (labels and title): the three fit the page's width.
+    width: Math.floor(WIDTH / 3) - 80,
     height: { step: 16 },
     data: { name: 'shares' },
     transform: [{ filter: { field: 'resource', equal: r } }],
     mark: { type: 'bar', color: RESOURCE_COLORS.range[i]! },
     encoding: {
-      y: { field: 'label', type: 'nominal', sort: '-x', title: null, axis: { labelFont: 'monospace' } },
-      x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'share of load' },
+      y: {
+        field: 'label',
+        type: 'nominal',
+        sort: '-x',
+        title: 'query (query id, first 8 digits)',
+        axis: { labelFont: 'monospace' },
+      },
+      x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'share of spike load (%)' },
       opacity: { condition: { test: 'datum.costKnown', value: 1 }, value: 0.45 },
       tooltip: [
         { field: 'queryId', type: 'nominal', title: 'query' },
         { field: 'share', type: 'quantitative', format: '.1%' },
         { field: 'executions', type: 'quantitative', title: 'executions in these windows' },
         { field: 'windows', type: 'quantitative', title: 'of the top windows it ran in' },
-        { field: 'cost', type: 'quantitative', title: 'cost used' },
+        { field: 'cost', type: 'quantitative', title: 'cost used (cost units per execution)' },
         { field: 'costKnown', type: 'nominal', title: 'cost known' },
-        { field: 'lift', type: 'quantitative', title: 'lift vs. its average' },
+        { field: 'lift', type: 'quantitative', title: 'lift against load (×)' },
+        { field: 'standsOut', type: 'nominal', title: 'stands out' },
       ],
     },
   }));
@@ -72,7 +80,7 @@ export function spikeWindowsChart(params: {
         mark: { type: 'point', filled: true, size: 45, opacity: 0.8 },
         encoding: {
           x: timeX(params.domain),
-          y: { field: 'peak', type: 'quantitative', title: 'window max' },
+          y: { field: 'peak', type: 'quantitative', title: 'window max (cost units per tick)' },
           color: { field: 'resource', type: 'nominal', scale: RESOURCE_COLORS, title: 'resource' },
           tooltip: [
             { field: 'resource', type: 'nominal' },

@@ -22,7 +22,7 @@ export function spreadChart(params: {
   const { domain } = params;
   const per = params.bucketWindows > 1 ? ` (mean over ${params.bucketWindows} windows per point)` : '';
   const panels: ConcatItem[] = RESOURCES.map((r) => ({
-    title: { text: `${r}: max/avg and min/avg per window${per}`, anchor: 'start', fontSize: 12 },
+    title: { text: `${r}: max/avg (red) and min/avg (blue) per window${per}`, anchor: 'start', fontSize: 12 },
     width: WIDTH,
     height: 110,
     layer: [
@@ -37,8 +37,9 @@ export function spreadChart(params: {
         mark: { type: 'line', strokeWidth: 1.1 },
         encoding: {
           x: timeX(domain),
-          y: { field: 'value', type: 'quantitative', title: 'ratio to avg', scale: { zero: false } },
-          color: { field: 'ratio', type: 'nominal', scale: RATIO_COLORS, title: null },
+          y: { field: 'value', type: 'quantitative', title: 'ratio to window avg (×)', scale: { zero: false } },
+          // Named in the panel title (red, blue): a legend of a concatenation sits beside the whole stack.
+          color: { field: 'ratio', type: 'nominal', scale: RATIO_COLORS, legend: null },
           tooltip: [
             { field: 't', type: 'temporal', title: 'window end', format: '%H:%M:%S' },
             { field: 'ratio', type: 'nominal' },
@@ -74,6 +75,9 @@ export function inBandChart(params: {
   const periodMs = params.periodMs ?? 60_000;
   const period = params.period ?? 'minute';
   const minuteDomain: [number, number] = [Math.floor(domain[0] / periodMs) * periodMs, domain[1]];
+  // The last period is usually still open: its bar ends where the range does, not a period later
+  // (past the plot's right edge).
+  const end = (t: number) => Math.min(t + periodMs, domain[1]);
   const perMinute = periodMs === 60_000;
   const inBand: ConcatItem = {
     title: {
@@ -96,7 +100,7 @@ export function inBandChart(params: {
           y: {
             field: 'inBandRate',
             type: 'quantitative',
-            title: 'in band',
+            title: 'in band (% of windows)',
             axis: { format: '.0%' },
             scale: { domain: [0, 1] },
           },
@@ -131,7 +135,7 @@ export function inBandChart(params: {
         encoding: {
           x: timeX(),
           x2: { field: 'end' },
-          y: { field: 'meanAddedDelay', type: 'quantitative', title: 'ticks' },
+          y: { field: 'meanAddedDelay', type: 'quantitative', title: 'added latency (ticks)' },
           y2: { datum: 0 },
           tooltip: [
             { field: 't', type: 'temporal', title: period, format: perMinute ? '%H:%M' : '%d %H:%M' },
@@ -152,7 +156,7 @@ export function inBandChart(params: {
   const spec: TopLevelSpec = {
     $schema: SCHEMA,
     datasets: {
-      minutes: params.minutes.map((m) => ({ ...m, end: m.t + periodMs, mid: m.t + periodMs / 2 })),
+      minutes: params.minutes.map((m) => ({ ...m, end: end(m.t), mid: (m.t + end(m.t)) / 2 })),
       rolling: params.rolling,
       markers: params.markers,
     },

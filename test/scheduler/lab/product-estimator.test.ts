@@ -103,6 +103,19 @@ describe('product estimator in the lab', () => {
     expect(d.model.solves).toBe(1);
   });
 
+  it('counts its durations in 1 s windows: with 5-tick windows it solves after twice as many of them', async () => {
+    const d = drive(
+      { seed: 'short-windows', metricsWindowTicks: 5 },
+      { intervalWindows: 3, earlySolves: [], settleWindows: 0 },
+    );
+    expect(d.model.name).toMatch(/every 6 windows, settle 0/);
+    // 3 s = 30 ticks = 6 windows of 5 ticks: no solve before the 6th window closes, one after.
+    await d.run(29);
+    expect(d.model.solves).toBe(0);
+    await d.run(1);
+    expect(d.model.solves).toBe(1);
+  });
+
   it('works asynchronously: the synchronous runner refuses it', () => {
     const simulation = simulationOptions({ seed: 'sync' });
     expect(() =>

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import {
+  fixedCount,
+  planWindow,
+  recordPlaced,
+  tickTarget,
+  type WindowLevelInput,
+} from '../../scheduler/window-level.js';
+
+const input = (over: Partial<WindowLevelInput> = {}): WindowLevelInput => ({
+  arrivals: { load: [100, 60, 40], count: 2 },
+  held: [0, 0, 0],
+  wait: 3,
+  levelGain: 0.5,
+  windowTicks: 10,
+  heldCount: 6,
+  fixedCountMax: 8,
+  ...over,
+});
+
+describe('window level: a fixed count per tick', () => {
+  it('runs what arrives plus a share of the executions held beyond the wait', () => {
+    // 2 per tick, 6 held = 3 ticks of arrivals: nothing in excess.
+    expect(fixedCount(input())).toBe(2);
+    // 26 held, 20 beyond the wait: half of it over 10 ticks adds one per tick.
+    expect(fixedCount(input({ heldCount: 26 }))).toBe(3);
+    // Far below the wait: never fewer than none.
+    expect(fixedCount(input({ heldCount: 0, levelGain: 10 }))).toBe(0);
+  });
+
+  it('keeps no fixed count above the limit, when disabled, or without an arrival history', () => {
+    expect(fixedCount(input({ arrivals: { load: [450, 270, 180], count: 9 }, heldCount: 27 }))).toBeUndefined();
+    expect(fixedCount(input({ fixedCountMax: 0 }))).toBeUndefined();
+    expect(fixedCount(input({ arrivals: undefined }))).toBeUndefined();
+  });
+
+  it("sets the window's level to that many executions of the arrivals' mean cost", () => {
+    const w = planWindow(0, input({ heldCount: 26 }));
+    expect(w.count).toBe(3);
+    expect(w.level).toEqual([150, 90, 60]);
+    const free = planWindow(0, input({ fixedCountMax: 0, held: [600, 360, 240] }));
+    expect(free.count).toBeUndefined();
+    // rate + gain · (held − wait · rate) / W
+    expect(free.level[0]).toBeCloseTo(100 + (0.5 * (600 - 300)) / 10);
+  });
+});
+
+describe('window level: tick targets', () => {
+  it('at a fixed count, aims every tick after the first at the mean of those placed', () => {
+    const w = planWindow(0, input({ heldCount: 26 }));
+    expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 60]);
+    recordPlaced(w, [160, 80, 60]);
+    recordPlaced(w, [140, 100, 62]);
+    expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 61]);
+  });
+});
