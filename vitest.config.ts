@@ -16,6 +16,7 @@ const REAL_TIME = [
   'test/system/redis-cluster.test.ts',
   'test/system/runs.test.ts',
   'test/system/topology.test.ts',
+  'test/system/worker-tasks.test.ts',
   'test/scheduler/live/**/*.test.ts',
   'test/server/main.test.ts',
   'test/server/fail-stop.test.ts',

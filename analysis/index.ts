@@ -5,7 +5,14 @@
  * and the announcement channel (common/estimates-channel.ts). Other components import from here only.
  */
 export { AnalysisClosedError, AnalysisRunError, LockLostError, SolveError } from './errors.js';
-export { estimateCosts, priorEstimate, type EstimateResult, type EstimatorOptions } from './estimator/estimate.js';
+export {
+  estimateCosts,
+  priorEstimate,
+  solveInProcess,
+  type EstimateResult,
+  type EstimatorOptions,
+  type SolveCostsFn,
+} from './estimator/estimate.js';
 export { collectStats, layoutOf, type CollectOptions, type CollectResult } from './estimator/blocks.js';
 export { solveCosts, Z95, type CostSolution, type QueryEstimate, type SolveOptions } from './estimator/solve.js';
 export { TOTAL_METHODS, type TotalMethod } from './estimator/sql.js';

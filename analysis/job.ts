@@ -28,6 +28,7 @@ import { ClickHouseEstimatesSink, type EstimatesSink } from './estimates-writer.
 import { RedisLock } from './lock.js';
 import type { AnalysisOptions } from './options.js';
 import { runEstimation } from './run.js';
+import type { SolveCostsFn } from './estimator/estimate.js';
 
 export const QUEUE_ANALYSIS = 'analysis';
 export const JOB_SCHEDULER_ID = 'estimates';
@@ -42,6 +43,8 @@ export interface StartAnalysisParams {
   afterRun?: (version: number) => Promise<void>;
   /** Replaces the estimate inserts, e.g. to inject faults in tests. Default: ClickHouse. */
   sink?: EstimatesSink;
+  /** Where the solve runs, e.g. a worker thread (embedded mode); default in process, time-sliced. */
+  solve?: SolveCostsFn;
 }
 
 export type RunResult =
@@ -121,6 +124,7 @@ export function startAnalysis(params: StartAnalysisParams): AnalysisHandle {
         sink,
         logger: log,
         beforeCommit: () => held.assertHeld(),
+        ...(params.solve ? { solve: params.solve } : {}),
       });
       stats.lastDurationMs = Math.round(outcome.durationMs);
       if (outcome.status === 'empty') {

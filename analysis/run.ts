@@ -10,7 +10,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../common/logger.js';
 import { AnalysisRunError } from './errors.js';
-import { estimateCosts, type EstimateResult, type EstimatorOptions } from './estimator/estimate.js';
+import { estimateCosts, type EstimateResult, type EstimatorOptions, type SolveCostsFn } from './estimator/estimate.js';
 import { estimateRows, versionRow, type EstimatesSink } from './estimates-writer.js';
 import { nextVersion } from './version.js';
 
@@ -22,6 +22,8 @@ export interface RunParams {
   logger: Logger;
   /** Throws when the run may no longer commit (e.g. it lost its lock). Runs before the version row. */
   beforeCommit?: () => Promise<void>;
+  /** Where the solve runs (estimate.ts); default in process. */
+  solve?: SolveCostsFn;
 }
 
 export type RunOutcome =
@@ -56,6 +58,7 @@ export async function runEstimation(p: RunParams): Promise<RunOutcome> {
       version,
       incremental: true,
       logger: p.logger,
+      ...(p.solve ? { solve: p.solve } : {}),
     }),
   );
   if (result.solution.estimates.length === 0) return { status: 'empty', durationMs: performance.now() - started };

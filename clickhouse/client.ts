@@ -30,11 +30,12 @@ import {
 import { createChdbConnection } from 'chdb/connection';
 import { integer, text, type SettingValues } from '../common/settings.js';
 import { ClickHouseDataLockedError, ClickHouseEngineBusyError } from './errors.js';
+import { IDENTIFIER } from './queries.js';
 
 export type { ClickHouseClient };
 
-/** A ClickHouse identifier we can splice into SQL without quoting. */
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Defined beside the SQL text (queries.ts), which pure modules import without loading chDB.
+export { IDENTIFIER };
 
 export const clickhouseSettings = {
   url: text({

@@ -7,6 +7,9 @@
  * Parameters use ClickHouse's `{name:Type}` placeholders, bound through `query_params`.
  */
 
+/** A ClickHouse identifier we can splice into SQL without quoting. */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 export interface TableNames {
   database: string;
   executions: string;

@@ -1,8 +1,9 @@
 /**
  * `npm run chaos -- [--json] [--minutes M] [--seed S] [--tick-ms T] …`: the whole system as separate
  * processes with faults injected on a seeded schedule (system/chaos/run.ts); at the end, once the
- * pipeline has drained, completeness, duplicates counted, windows by the database and stored, the
- * scheduler's hit rate and the in-band rate before, during and after the faults.
+ * pipeline has drained, completeness over every run of the server, duplicates counted, windows by
+ * the database and stored, how soon each fault's components were healthy again, and the scheduler's
+ * hit rate and the in-band rate before, during and after the faults, and outside and inside them.
  *
  * Exit codes: 0 when every execution and window of the run is stored and nothing is counted twice;
  * 1 otherwise (or when the run itself failed); 2 on a bad setting.

@@ -8,7 +8,7 @@
  *   stop:  read-only SQL endpoint closes, its queries killed (an investigation never holds the stop up) →
  *          scheduler stops deciding → ticks stop → capture drains its outbox to Redis → ingest stores
  *          everything queued (the queues empty) →
- *          analysis finishes its run → API closes → ClickHouse closes.
+ *          analysis finishes its run → its worker thread stops → API closes → ClickHouse closes.
  * Sessions: ingest, analysis, the scheduler's estimate loads, the reports and the investigations
  * (POST /query) each have their own chDB session(s), so a slow investigation delays none of the others.
  */
@@ -42,6 +42,8 @@ import { registerCaptureMetrics } from '../server/metrics.js';
 import { registerIngestMetrics } from '../ingest/index.js';
 import { registerAnalysisMetrics } from '../analysis/index.js';
 import { registerSchedulerMetrics } from '../scheduler/index.js';
+import { startOffload } from '../common/offload.js';
+import { offloadedWork, WORKER_TASKS_MODULE } from './worker-tasks.js';
 
 export interface EmbeddedOptions {
   simulation: Omit<SimulationOptions, 'startTick' | 'startTime'>;
@@ -58,6 +60,11 @@ export interface EmbeddedOptions {
   readOnly: ReadOnlyOptions;
   /** Where reports are written after each analysis run; null: no reports. */
   reportsDir: string | null;
+  /**
+   * The analysis solve and the report rendering in a worker thread (system/worker-tasks.ts), so
+   * they never hold the loop the ticks and decisions run on; false: on the main loop, time-sliced.
+   */
+  offload: boolean;
   /** The live scheduler; null: the database runs unscheduled. `serverUrl` is set from the API's own. */
   scheduler: {
     policy: SettingValues<typeof policySettings>;
@@ -149,12 +156,19 @@ async function startComponents(
     () => analysisClient.close(),
     () => estimatesClient.close(),
   );
-  if (reportsDir) await preloadReportLibraries(); // seconds of loading, before the first tick rather than during
+  const offload = o.offload ? startOffload({ tasks: WORKER_TASKS_MODULE, name: 'analysis-work', logger }) : undefined;
+  if (offload) started.push(() => offload.close());
+  const work = offload ? offloadedWork(offload) : undefined;
+  // Seconds of loading, before the first tick rather than during (in the worker when there is one):
+  // the report libraries, or at least the worker thread and its modules (a second of CPU).
+  if (reportsDir) await (work ? work.preload() : preloadReportLibraries());
+  else await work?.warmUp();
   const analysis = startAnalysis({
     clickhouse: analysisClient,
     database: o.clickhouse.database,
     options: o.analysis,
     logger,
+    ...(work ? { solve: work.solve } : {}),
     ...(reportsDir && reports
       ? {
           afterRun: async () => {
@@ -163,6 +177,7 @@ async function startComponents(
               database: o.clickhouse.database,
               outDir: reportsDir,
               logger,
+              ...(work ? { render: work.render } : {}),
             });
             logger.info({ files }, 'report written');
           },
@@ -203,6 +218,8 @@ async function startComponents(
           ingest: ingest.stats(),
           analysis: analysis.stats(),
           scheduler: scheduler?.figures() ?? null,
+          // The worker thread's tasks (solves, reports); null: they run on the main loop.
+          offload: offload?.stats() ?? null,
         }),
         degraded: () => [...c.degraded(), ...ingest.health().reasons.map((r) => `ingest ${r}`)],
       };
@@ -251,6 +268,7 @@ async function startComponents(
         const drainMs = Math.round(performance.now() - drainStarted);
         const ingested = await ingest.close();
         await analysis.close();
+        await offload?.close();
         await server.close();
         await reports?.close();
         await estimatesClient.close();

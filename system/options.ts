@@ -45,6 +45,12 @@ export const systemSettings = {
     default: false,
     doc: 'Do not write reports after analysis runs.',
   }),
+  withoutOffload: toggle({
+    flag: '--without-offload',
+    env: 'WITHOUT_OFFLOAD',
+    default: false,
+    doc: 'Run the analysis solve and the report rendering on the main event loop (time-sliced) instead of a worker thread: for comparison.',
+  }),
   withoutScheduler: toggle({
     flag: '--without-scheduler',
     env: 'WITHOUT_SCHEDULER',
@@ -160,6 +166,7 @@ export function compileEmbeddedOptions(v: EmbeddedSettingValues, redisUrl: strin
       queueLength: v.system.queueLength,
     },
     reportsDir: v.system.noReports ? null : v.system.reportsDir,
+    offload: !v.system.withoutOffload,
     scheduler: v.system.withoutScheduler
       ? null
       : {

@@ -4,10 +4,14 @@
  * `node --import tsx <entry>` (node itself, not the tsx wrapper, so that a SIGKILL hits the process
  * that holds the jobs and files; killing the wrapper would leave its node child running). Keeps the
  * process's pino log lines so a test can wait for one and read the counters it logs.
+ * When the entry points were compiled once (env SPIKE_TEST_CLI_BUNDLES: the test suite's global
+ * setup, the chaos run; cli-bundles.ts), it starts `node <bundle>` instead: the same code, without
+ * paying tsx's loader on every start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cliCommand } from './cli-bundles.js';
 
 /** The repository root: entry points are given relative to it. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -36,7 +40,8 @@ export class ServiceProcess {
     env: Record<string, string>,
     options: { logFile?: string; maxBufferBytes?: number } = {},
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    const { file, args: head } = cliCommand(ROOT, entry);
+    this.child = spawn(file, [...head, ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_REDIS_URL } from '../common/redis-settings.js';
 import { REDIS_BINARY, RedisServer, findExecutable, howToGetRedis, pingRedis } from '../system/private-redis.js';
-import { BUNDLES_ENV, buildBundles, bundlesDir, entryPoints } from './helpers/cli-bundles.js';
+import { BUNDLES_ENV, buildBundles, bundlesDir, entryPoints } from '../system/cli-bundles.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 export default async function setup(): Promise<() => Promise<void>> {
-  // The entry points, compiled once for the run's child processes (helpers/cli-bundles.ts).
+  // The entry points, compiled once for the run's child processes (system/cli-bundles.ts).
   const bundles = bundlesDir(ROOT);
   await buildBundles(ROOT, bundles, entryPoints(ROOT));
   process.env[BUNDLES_ENV] = bundles;

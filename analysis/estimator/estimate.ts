@@ -7,10 +7,19 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../../common/logger.js';
 import { collectStats, type CollectResult } from './blocks.js';
-import { solveCosts, Z95, type CostSolution, type QueryEstimate } from './solve.js';
+import { solveCosts, Z95, type CostSolution, type QueryEstimate, type SolveOptions } from './solve.js';
 import { timeSlicer } from './pause.js';
 import type { TotalMethod } from './sql.js';
-import type { Triple } from './stats.js';
+import type { SufficientStats, Triple } from './stats.js';
+
+/**
+ * Runs the solve on collected statistics. In process by default (time-sliced, see pause.ts); the
+ * embedded system hands it to a worker thread instead (system/worker-tasks.ts), so the math never
+ * holds the event loop that also runs the database's ticks.
+ */
+export type SolveCostsFn = (stats: SufficientStats, options: SolveOptions) => Promise<CostSolution>;
+
+export const solveInProcess: SolveCostsFn = (stats, options) => solveCosts(stats, options, timeSlicer());
 
 export interface EstimatorOptions {
   method: TotalMethod;
@@ -30,14 +39,22 @@ export interface EstimateResult {
   blocks: CollectResult['blocks'];
   /**
    * Wall times, and the process CPU time the solve used: on a shared machine the wall time also
-   * counts waiting for a core, the CPU time is what the (single-threaded) solve costs.
+   * counts waiting for a core, the CPU time is what the (single-threaded) solve costs. With the
+   * solve in a worker thread the process CPU time also counts the main thread's work meanwhile.
    */
   timings: { collectMs: number; solveMs: number; solveCpuMs: number; steps: CollectResult['timings'] };
 }
 
 export async function estimateCosts(
   client: ClickHouseClient,
-  params: { database: string; options: EstimatorOptions; version: number; incremental: boolean; logger: Logger },
+  params: {
+    database: string;
+    options: EstimatorOptions;
+    version: number;
+    incremental: boolean;
+    logger: Logger;
+    solve?: SolveCostsFn;
+  },
 ): Promise<EstimateResult> {
   const { options } = params;
   const started = performance.now();
@@ -54,7 +71,8 @@ export async function estimateCosts(
   });
   const collectedAt = performance.now();
   const cpuBefore = process.cpuUsage();
-  const solution = await solveCosts(collected.stats, { denseLimit: options.denseLimit }, timeSlicer());
+  const solve = params.solve ?? solveInProcess;
+  const solution = await solve(collected.stats, { denseLimit: options.denseLimit });
   if (solution.estimates.length > 0) {
     for (const queryId of [...collected.recentQueries.keys()].sort()) {
       solution.estimates.push(priorEstimate(queryId, solution.prior));

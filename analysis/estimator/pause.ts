@@ -3,7 +3,9 @@
  * shares one Node process, and the simulated database ticks every 100 ms: a solve that held the
  * event loop for seconds (N = 1000 queries) would stall it. The loops call `pause()` once per
  * column; it yields to the event loop (setImmediate) when the current slice has run `sliceMs`.
- * (Worker threads would isolate it fully, but tsx does not load TypeScript in worker threads.)
+ * Embedded mode now runs the solve in a worker thread (common/offload.ts, system/worker-tasks.ts),
+ * which isolates it fully; the slicing stays for `--without-offload` and for processes that run
+ * the solve beside other work of their own.
  */
 export type Pause = () => Promise<void> | null;
 

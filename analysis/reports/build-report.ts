@@ -100,7 +100,7 @@ export interface Report {
 const iso = (ms: number) => new Date(ms).toISOString();
 const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export async function buildReport(params: {
+export interface BuildReportParams {
   query: QueryFn;
   database: string;
   options: ReportOptions;
@@ -108,14 +108,32 @@ export async function buildReport(params: {
   frontier?: Frontier;
   logger?: Logger;
   now?: number;
-}): Promise<Report> {
+}
+
+/**
+ * Everything a report reads, and nothing it computes beyond that: the loaded data, the markers,
+ * (long ranges) the per-segment figures aggregated in ClickHouse, and the counterfactual scores. Plain data, so the shaping can run
+ * in a worker thread (system/worker-tasks.ts) while the reading stays on the caller's sessions.
+ */
+export interface ReportInput {
+  data: ReportData;
+  markers: ReportMarker[];
+  /** Long ranges only: the segments query's result (see `segmentsSql`). */
+  segmentRows: Awaited<ReturnType<QueryFn>> | null;
+  /** The scheduled windows scored with every move undone (counterfactual.ts); empty when not scheduled. */
+  counterfactual: CounterfactualSide[];
+  options: ReportOptions;
+  truth?: readonly TrueQuery[];
+  frontier?: Frontier;
+  generatedAt: number;
+}
+
+/** Runs every reading statement of a report (through the caller's read-only `query`). */
+export async function loadReportInput(params: BuildReportParams): Promise<ReportInput> {
   const { options } = params;
   const logger = params.logger ?? silentLogger;
-  const generatedAt = params.now ?? Date.now();
   const data = await loadReportData({ query: params.query, database: params.database, options, logger });
-  const { range } = data;
-  // A window is stamped with its last tick; the range starts at the first window's first tick.
-  const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
+  const range = data.range;
   // A run scheduled from its first window has no start to mark (and no one-window "before" segment).
   const markers = reportMarkers(
     options.markers,
@@ -123,33 +141,10 @@ export async function buildReport(params: {
     range,
     options.detectScheduler && !data.scheduling?.scheduledThroughout,
   );
-  const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
-  const withTruth = (params.truth?.length ?? 0) > 0;
-
-  // One step at a time with a yield in between (see `breathe`): the shaping is synchronous work.
-  // A long range comes as periods aggregated in ClickHouse, plus its most recent windows (`windows`).
   const agg = data.aggregated;
-  const detail = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
-  const series = agg ? seriesFromPeriods(agg.periods, range.windowMs, agg.periodMs) : detail;
-  await breathe();
-  const segments = agg
-    ? toSegments(
-        await params.query(segmentsSql(reportTables(data.database), range, markers, agg.source)),
-        markers,
-        range.windowMs,
-        segmentLabel,
-      )
-    : await summarizeSegments(data.windows, markers, range.windowMs);
-  await breathe();
-  const attribution = await attributeSpikes({
-    spikeQueries: data.spikeQueries,
-    topWindows: data.topWindows,
-    queryCounts: data.queryCounts,
-    range,
-    estimates: estimateRows,
-    truth: params.truth,
-    topQueries: options.topQueries,
-  });
+  const segmentRows = agg
+    ? await params.query(segmentsSql(reportTables(data.database), range, markers, agg.source))
+    : null;
   // A scheduled run against its own arrivals unscheduled (counterfactual.ts), over the windows after
   // the warm-up that were read one by one: what it compares with when it has no "before".
   const sched = data.scheduling;
@@ -168,8 +163,65 @@ export async function buildReport(params: {
           data.estimates.version,
         )
       : [];
+  return {
+    data,
+    markers,
+    segmentRows,
+    counterfactual,
+    options,
+    ...(params.truth ? { truth: params.truth } : {}),
+    ...(params.frontier ? { frontier: params.frontier } : {}),
+    generatedAt: params.now ?? Date.now(),
+  };
+}
+
+export async function buildReport(params: BuildReportParams): Promise<Report> {
+  const report = await shapeReport(await loadReportInput(params));
+  const { range } = report.data;
+  (params.logger ?? silentLogger).info(
+    {
+      windows: range.windows,
+      executions: report.summary.executions,
+      charts: Object.keys(report.charts).length,
+      estimates: report.data.estimates.status,
+    },
+    'report built',
+  );
+  return report;
+}
+
+/** From the loaded input to the report: series, tables, charts and summary. No I/O. */
+export async function shapeReport(input: ReportInput): Promise<Report> {
+  const { data, markers, options, generatedAt } = input;
+  const { range } = data;
+  // A window is stamped with its last tick; the range starts at the first window's first tick.
+  const domain: [number, number] = [range.fromTime - range.windowMs + range.windowMs / range.windowTicks, range.toTime];
+  const estimateRows = data.estimates.status === 'ok' ? data.estimates.rows : [];
+  const withTruth = (input.truth?.length ?? 0) > 0;
+
+  // One step at a time with a yield in between (see `breathe`): the shaping is synchronous work.
+  // A long range comes as periods aggregated in ClickHouse, plus its most recent windows (`windows`).
+  const agg = data.aggregated;
+  const detail = await buildSeries(data.windows, { maxPoints: options.maxPoints, windowMs: range.windowMs });
+  const series = agg ? seriesFromPeriods(agg.periods, range.windowMs, agg.periodMs) : detail;
+  await breathe();
+  const segments =
+    agg && input.segmentRows
+      ? toSegments(input.segmentRows, markers, range.windowMs, segmentLabel)
+      : await summarizeSegments(data.windows, markers, range.windowMs);
+  await breathe();
+  const attribution = await attributeSpikes({
+    spikeQueries: data.spikeQueries,
+    topWindows: data.topWindows,
+    queryCounts: data.queryCounts,
+    range,
+    estimates: estimateRows,
+    truth: input.truth,
+    topQueries: options.topQueries,
+  });
+  const counterfactual = input.counterfactual;
   const estimates =
-    estimateRows.length > 0 ? estimatesView(estimateRows, params.truth, options.maxEstimateQueries) : null;
+    estimateRows.length > 0 ? estimatesView(estimateRows, input.truth, options.maxEstimateQueries) : null;
 
   // Each compile blocks for tens of milliseconds; yielding between them keeps a process that also
   // runs the database's 100 ms ticks (the embedded analysis job) responsive between steps.
@@ -218,12 +270,12 @@ export async function buildReport(params: {
     }
   }
   if (estimates) charts.estimates = estimatesChart(estimates, withTruth);
-  if (params.frontier) {
+  if (input.frontier) {
     // The live run on the lab's frontier: its "after" phase, or the whole range when unscheduled.
     const phases = data.scheduling?.phases ?? [];
     const live = phases.find((p) => p.phase === 'after') ?? phases.find((p) => p.phase === 'unscheduled');
     charts.frontier = live
-      ? withLiveRun(params.frontier, {
+      ? withLiveRun(input.frontier, {
           label: live.phase === 'after' ? 'this run (after)' : 'this run (unscheduled)',
           inBandRate: live.inBandRate,
           addedLatencyMean: live.addedLatencyMean,
@@ -231,7 +283,7 @@ export async function buildReport(params: {
           maxAvgP95: live.maxAvgP95,
           minAvgP50: live.minAvgP50,
         })
-      : params.frontier.chart;
+      : input.frontier.chart;
   }
 
   const executions = data.queryCounts.reduce((s, q) => s + q.executions, 0);
@@ -298,10 +350,6 @@ export async function buildReport(params: {
         }
       : null,
   };
-  logger.info(
-    { windows: range.windows, executions, charts: Object.keys(charts).length, estimates: data.estimates.status },
-    'report built',
-  );
   return {
     title: options.title,
     generatedAt,
@@ -311,7 +359,7 @@ export async function buildReport(params: {
     attribution,
     estimates,
     charts,
-    frontier: params.frontier,
+    frontier: input.frontier,
     withTruth,
     bucketWindows: series.bucketWindows,
     summary,

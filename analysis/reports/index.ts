@@ -3,8 +3,23 @@
  * query, and spread / in-band rate with before/after markers, in one self-contained page plus a
  * JSON summary. `writeReports` is the entry point for `npm run report` and the analysis job.
  */
-export { writeReportFiles, writeReports, type WriteReportsParams, type WrittenReports } from './write-reports.js';
-export { buildReport, type Report, type ReportSummary } from './build-report.js';
+export {
+  renderPage,
+  writeReportFiles,
+  writeReports,
+  type RenderedPage,
+  type RenderPage,
+  type WriteReportsParams,
+  type WrittenReports,
+} from './write-reports.js';
+export {
+  buildReport,
+  loadReportInput,
+  shapeReport,
+  type Report,
+  type ReportInput,
+  type ReportSummary,
+} from './build-report.js';
 export { renderReport } from './render-report.js';
 export {
   DEFAULT_REPORT_OPTIONS,

@@ -5,8 +5,7 @@
  * ClickHouse server. The read-only path takes no bound parameters, so the only values spliced in
  * are integers checked here and the database name, checked as an identifier.
  */
-import { IDENTIFIER } from '../../clickhouse/client.js';
-import { tableNames, type TableNames } from '../../clickhouse/queries.js';
+import { IDENTIFIER, tableNames, type TableNames } from '../../clickhouse/queries.js';
 import { ConfigError } from '../../common/errors.js';
 import { RESOURCES } from '../../common/contracts.js';
 import {

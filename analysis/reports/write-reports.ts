@@ -10,7 +10,14 @@ import { join, resolve } from 'node:path';
 import type { TrueQuery } from '../../common/contracts.js';
 import type { Logger } from '../../common/logger.js';
 import { silentLogger } from '../../common/logger.js';
-import { buildReport, type Report } from './build-report.js';
+import {
+  buildReport,
+  loadReportInput,
+  shapeReport,
+  type Report,
+  type ReportInput,
+  type ReportSummary,
+} from './build-report.js';
 import { FrontierSourceError } from './errors.js';
 import { FRONTIER_FILE, readFrontier, type Frontier } from './frontier-source.js';
 import type { QueryFn } from './load.js';
@@ -36,6 +43,20 @@ export interface WriteReportsParams {
   now?: number;
 }
 
+/** The page and its summary, built from the loaded input (`renderPage`, in process or in a worker). */
+export interface RenderedPage {
+  page: string;
+  summary: ReportSummary;
+}
+
+export type RenderPage = (input: ReportInput) => Promise<RenderedPage>;
+
+/** Shapes and renders a loaded report: pure, so it can run off the main thread (system/worker-tasks.ts). */
+export async function renderPage(input: ReportInput): Promise<RenderedPage> {
+  const report = await shapeReport(input);
+  return { page: renderReport(report), summary: report.summary };
+}
+
 export interface WrittenReports {
   /** Every file written, the HTML page first. */
   files: string[];
@@ -57,20 +78,32 @@ async function writeAtomically(path: string, content: string): Promise<void> {
 
 /** Builds the report and writes `<baseName>.html` and `<baseName>.json` into `outDir`; returns their paths. */
 export async function writeReportFiles(params: WriteReportsParams): Promise<WrittenReports> {
+  const { options, logger, started, outDir, frontier } = await prepare(params);
+  const report = await buildReport({ ...params, frontier, options, logger });
+  const page = renderReport(report);
+  const { html, summary } = await writePage(outDir, options.baseName, page, report.summary);
+  logger.info({ html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) }, 'report written');
+  return { files: [html, summary], html, summary, report };
+}
+
+/** The options with their defaults, the output directory, and the frontier found beside it. */
+async function prepare(params: WriteReportsParams) {
   const options = reportOptions(params.options);
   const logger = params.logger ?? silentLogger;
   const started = performance.now();
   const outDir = resolve(params.outDir);
   const frontier = params.frontier ?? (await frontierBeside(outDir, logger));
-  const report = await buildReport({ ...params, frontier, options, logger });
+  return { options, logger, started, outDir, frontier };
+}
+
+/** Writes `<baseName>.html` and `<baseName>.json` into `outDir`, each atomically. */
+async function writePage(outDir: string, baseName: string, page: string, report: ReportSummary) {
   await mkdir(outDir, { recursive: true });
-  const html = join(outDir, `${options.baseName}.html`);
-  const summary = join(outDir, `${options.baseName}.json`);
-  const page = renderReport(report);
+  const html = join(outDir, `${baseName}.html`);
+  const summary = join(outDir, `${baseName}.json`);
   await writeAtomically(html, page);
-  await writeAtomically(summary, JSON.stringify(report.summary, null, 2) + '\n');
-  logger.info({ html, bytes: Buffer.byteLength(page), ms: Math.round(performance.now() - started) }, 'report written');
-  return { files: [html, summary], html, summary, report };
+  await writeAtomically(summary, JSON.stringify(report, null, 2) + '\n');
+  return { html, summary };
 }
 
 /** The frontier the lab wrote next to the report, if any; a broken one is logged and left out, not fatal. */
@@ -84,7 +117,26 @@ async function frontierBeside(outDir: string, logger: Logger): Promise<Frontier 
   }
 }
 
-/** The contract the CLI and the analysis job use: write the reports, return the written paths. */
-export async function writeReports(params: WriteReportsParams): Promise<string[]> {
-  return (await writeReportFiles(params)).files;
+/**
+ * The contract the CLI and the analysis job use: write the reports, return the written paths.
+ * With `render`, the reading stays here and the shaping and rendering (the CPU-heavy part: series,
+ * chart compiles, the page) go to it, e.g. a worker thread (embedded mode, common/offload.ts).
+ */
+export async function writeReports(params: WriteReportsParams & { render?: RenderPage }): Promise<string[]> {
+  if (!params.render) return (await writeReportFiles(params)).files;
+  const { options, logger, started, outDir, frontier } = await prepare(params);
+  const input = await loadReportInput({ ...params, frontier, options, logger });
+  const loadedMs = performance.now() - started;
+  const { page, summary } = await params.render(input);
+  const written = await writePage(outDir, options.baseName, page, summary);
+  logger.info(
+    {
+      html: written.html,
+      bytes: Buffer.byteLength(page),
+      loadMs: Math.round(loadedMs),
+      ms: Math.round(performance.now() - started),
+    },
+    'report written',
+  );
+  return [written.html, written.summary];
 }

@@ -3,11 +3,14 @@
  * (append-only, fsync per write), the ClickHouse HTTP gateway (chDB; the one process that owns the
  * data directory), the server (database in real time + API + capture), ingest, analysis (short
  * interval) and the scheduler — then faults on a seeded schedule (schedule.ts): SIGKILL and restart
- * of ingest, of the scheduler and of the analysis job, Redis stopped (SIGTERM or SIGKILL) and
- * started again on the same port and data directory, and ClickHouse failing every INSERT for a
- * while (the gateway's fault switch, refusing or losing the reply). At the end the faults have
- * stopped; the closed tick range — the run's first tick to the last tick before the end — must be
- * stored in ClickHouse, every execution and window once (system/verify.ts), within the drain timeout.
+ * of ingest, of the scheduler, of the analysis job and of the database server (restarted on the
+ * same data directory: a new run), Redis stopped (SIGTERM or SIGKILL) and started again on the same
+ * port and data directory, ClickHouse failing every INSERT for a while (the gateway's fault switch,
+ * refusing or losing the reply), the server's outbox filesystem full (outbox-disk.ts), and each
+ * network link cut or hung by its fault proxy (fault-proxy.ts, links.ts; injectors.ts). At the end
+ * the faults have stopped, the scheduler and the server stop cleanly, and every execution and
+ * window of every completed tick of every server run must be stored in ClickHouse once, counted
+ * from the ledgers the server kept on disk (runs-completeness.ts), within the drain timeout.
  *
  * The run's time is split in three: the first fifth without faults (the "before" figures), three
  * fifths with faults, the last fifth without faults again (the "after" figures).
@@ -18,11 +21,18 @@ import path from 'node:path';
 import type { DatabaseStats, Resource, ResourceStats } from '../../common/contracts.js';
 import { windowInBand } from '../../common/definitions.js';
 import type { Logger } from '../../common/logger.js';
-import { FAULT_PATH } from '../../clickhouse/http-gateway.js';
 import { openReadOnly, type ReadOnlyQueries } from '../../clickhouse/index.js';
 import { freePort } from '../../common/free-port.js';
+import { BUNDLES_ENV, buildBundles, bundlesDir } from '../cli-bundles.js';
 import { RedisServer } from '../private-redis.js';
-import { checkCompleteness, isComplete, type Completeness, type CompletenessReport } from '../verify.js';
+import { ROOT } from '../service-process.js';
+import { isComplete } from '../verify.js';
+import { FaultProxy } from './fault-proxy.js';
+import { ratesAroundFaults, type HitSample, type RateFigures } from './fault-windows.js';
+import { FaultInjector } from './injectors.js';
+import { LINKS, type Link } from './links.js';
+import { outboxDisk, type OutboxDisk } from './outbox-disk.js';
+import { runsCompleteness, type RunsCompleteness } from './runs-completeness.js';
 import { countByKind, faultSchedule, type FaultKind, type PlannedFault } from './schedule.js';
 import { Supervisor, type UnplannedExit } from './supervisor.js';
 
@@ -47,8 +57,12 @@ export interface ChaosOptions {
 export interface InjectedFault extends PlannedFault {
   /** Ms since the start of the run (processes up) when it was injected. */
   startedAtMs: number;
-  /** Ms from the injection until the component was back (ready) or inserts worked again. */
+  /** Ms from the injection until the fault ended (the process started again, the link healed, …). */
   recoveredAfterMs: number | null;
+  /** Ms from the end of the fault until every affected component was healthy again (injectors.ts). */
+  healthyAfterMs: number | null;
+  /** Per affected component (and the link of a partition), ms until it was healthy. */
+  healthyAfterMsOf?: Record<string, number | null>;
   error?: string;
 }
 
@@ -60,7 +74,7 @@ export interface PhaseFigures {
 }
 
 /** The run's report; the completeness figures are `npm run verify`'s, over the run's whole tick range. */
-export interface ChaosReport extends Completeness {
+export interface ChaosReport extends Omit<RunsCompleteness, 'runs'> {
   ok: boolean;
   seed: string;
   minutes: number;
@@ -68,8 +82,17 @@ export interface ChaosReport extends Completeness {
   probabilityScale: number;
   faultsInjected: number;
   faultsByKind: Record<FaultKind, number>;
+  /** The server's runs (one per start) and the ticks of each that were counted. */
+  runs: RunsCompleteness['runs'];
   tickRange: { from: number; to: number };
   drainMs: number;
+  /** The longest `healthyAfterMs` of the run's faults (null: one never was healthy again). */
+  maxHealthyAfterMs: number | null;
+  /** Scheduler hit rate and in-band rate outside and inside fault windows (fault-windows.ts). */
+  outsideFaults: RateFigures;
+  insideFaults: RateFigures;
+  /** How the full disk was produced: a real tmpfs, or injected ENOSPC where mounting is refused. */
+  diskFull: OutboxDisk['kind'];
   /** Over every scheduler process of the run (figures published to Redis, summed across restarts). */
   hitRate: number | null;
   schedulerDecisions: number;
@@ -151,6 +174,33 @@ export function chaosPhases(minutes: number): { quietMs: number; faultMs: number
   return { quietMs, faultMs: totalMs - 2 * quietMs };
 }
 
+const COMPONENT_ENTRIES = {
+  gateway: 'clickhouse/gateway-main.ts',
+  ingest: 'ingest/main.ts',
+  analysis: 'analysis/main.ts',
+  server: 'server/main.ts',
+  scheduler: 'scheduler/main.ts',
+};
+
+/** Size of the outbox filesystem: far above what a few seconds of a relay outage queue up. */
+const OUTBOX_DISK_BYTES = 128 * 1024 * 1024;
+
+/** The ticks at which the server fail-stopped (its log's fatal line names the next tick). */
+function failedTicks(serverLog: string): number[] {
+  if (!fs.existsSync(serverLog)) return [];
+  const ticks: number[] = [];
+  for (const line of fs.readFileSync(serverLog, 'utf8').split('\n')) {
+    if (!line.includes('tick failed; the database stopped')) continue;
+    try {
+      const { tick } = JSON.parse(line) as { tick?: number };
+      if (typeof tick === 'number') ticks.push(tick - 1);
+    } catch {
+      // a torn last line: not a record
+    }
+  }
+  return ticks;
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.logger;
   const workDir = o.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'spike-chaos-'));
@@ -159,30 +209,54 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const schedule = faultSchedule({ seed: o.seed, phaseMs, meanIntervalMs: o.faultIntervalMs, kinds: o.kinds });
   log.info({ workDir, faults: schedule.length, byKind: countByKind(schedule) }, 'chaos run: starting the system');
 
+  // Each component compiled once (cli-bundles.ts): a restart then starts in about half the time
+  // tsx's loader takes, and restarts are a large part of the recovery this run measures.
+  const ownBundles = process.env[BUNDLES_ENV] ? undefined : bundlesDir(ROOT);
+  if (ownBundles) {
+    await buildBundles(ROOT, ownBundles, Object.values(COMPONENT_ENTRIES));
+    process.env[BUNDLES_ENV] = ownBundles;
+  }
   const redis = await RedisServer.start({ dir: path.join(workDir, 'redis'), persistence: 'aof' });
-  const gatewayPort = await freePort();
-  const apiPort = await freePort();
+  const [gatewayPort, apiPort, ingestHealthPort] = [await freePort(), await freePort(), await freePort()];
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const shared = { REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, CLICKHOUSE_URL: gatewayUrl };
+  const proxies = {} as Record<Link, FaultProxy>;
+  for (const link of LINKS) {
+    const port = link.endsWith('-redis') ? redis.port : link.endsWith('-api') ? apiPort : gatewayPort;
+    proxies[link] = await FaultProxy.start(link, { host: '127.0.0.1', port });
+  }
+  const via = (link: Link) => `${link.endsWith('-redis') ? 'redis' : 'http'}://${proxies[link].address}`;
+  const outboxDir = path.join(workDir, 'outbox');
+  const disk = outboxDisk(outboxDir, OUTBOX_DISK_BYTES);
+  log.info({ disk: disk.kind, outboxDir }, 'chaos run: the outbox has a filesystem of its own');
+  const common = { REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, CLICKHOUSE_URL: gatewayUrl };
   const supervisor = new Supervisor(
     {
       gateway: {
-        entry: 'clickhouse/gateway-main.ts',
+        entry: COMPONENT_ENTRIES.gateway,
         args: ['--gateway-port', String(gatewayPort), '--clickhouse-data', path.join(workDir, 'clickhouse')],
         env: { CLICKHOUSE_GATEWAY_FAULT_CONTROL: 'true' },
         ready: 'clickhouse gateway listening',
       },
       ingest: {
-        entry: 'ingest/main.ts',
+        entry: COMPONENT_ENTRIES.ingest,
         // A killed worker's jobs come back after their lock expires: 5 s here instead of 30 s.
-        env: { ...shared, INGEST_LOCK_MS: '5000', INGEST_STALLED_INTERVAL_MS: '1000', INGEST_STATS_INTERVAL_MS: '0' },
+        env: {
+          ...common,
+          REDIS_URL: via('ingest-redis'),
+          CLICKHOUSE_URL: via('ingest-clickhouse'),
+          INGEST_LOCK_MS: '5000',
+          INGEST_STALLED_INTERVAL_MS: '1000',
+          INGEST_STATS_INTERVAL_MS: '0',
+          INGEST_HEALTH_PORT: String(ingestHealthPort),
+        },
         ready: 'ingest running',
       },
       analysis: {
-        entry: 'analysis/main.ts',
+        entry: COMPONENT_ENTRIES.analysis,
         env: {
-          ...shared,
+          ...common,
+          CLICKHOUSE_URL: via('analysis-clickhouse'),
           ANALYSIS_INTERVAL_MS: String(o.analysisIntervalMs),
           ANALYSIS_SETTLE_MS: '1000',
           // A killed run's lock expires after this long (60 s by default), then the next run goes on.
@@ -191,25 +265,32 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         ready: 'analysis running',
       },
       server: {
-        entry: 'server/main.ts',
+        entry: COMPONENT_ENTRIES.server,
         env: {
-          REDIS_URL: redis.url,
+          ...disk.env,
+          REDIS_URL: via('server-redis'),
           REDIS_PREFIX: PREFIX,
           PORT: String(apiPort),
           SIM_SEED: o.seed,
           SIM_TICK_MS: String(o.tickMs),
           SIM_PROBABILITY_SCALE: String(o.probabilityScale),
           DATA_DIR: workDir,
+          OUTBOX_DIR: outboxDir,
           RELAY_BACKOFF_MAX_MS: '1000',
           RELAY_DRAIN_TIMEOUT_MS: '60000',
         },
         ready: 'database running',
-        // A server restart would start a new run (new first tick, new ledger): not a fault of this run.
+        // Restarts are the faults' to make (kill-server, disk-full): an exit unasked fails the run.
         restartOnExit: false,
       },
       scheduler: {
-        entry: 'scheduler/main.ts',
-        env: { ...shared, SERVER_URL: apiUrl, SCHEDULER_STATS_INTERVAL_MS: '250' },
+        entry: COMPONENT_ENTRIES.scheduler,
+        env: {
+          ...common,
+          REDIS_URL: via('scheduler-redis'),
+          SERVER_URL: via('scheduler-api'),
+          SCHEDULER_STATS_INTERVAL_MS: '250',
+        },
         ready: 'scheduler running',
       },
     },
@@ -221,6 +302,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     queryUrl: gatewayUrl,
   });
   const tracker = new HitRateTracker();
+  const samples: HitSample[] = [];
   let polling = true;
   let poller: Promise<void> | undefined;
   let report: ChaosReport | undefined;
@@ -228,7 +310,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   // does not get the terminal's signal), keep the work directory.
   const onSignal = (signal: NodeJS.Signals) => {
     log.warn({ signal, workDir }, 'chaos run interrupted: stopping everything, the work directory is kept');
-    void Promise.allSettled([supervisor.killAll(), redis.kill()]).then(() => process.exit(130));
+    void Promise.allSettled([supervisor.killAll(), redis.kill()]).then(() => {
+      try {
+        disk.remove();
+      } catch {
+        // still busy: the mount stays with the work directory, which is kept anyway
+      }
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -236,7 +325,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await supervisor.start('gateway');
     await Promise.all([supervisor.start('ingest'), supervisor.start('analysis'), supervisor.start('server')]);
     await supervisor.start('scheduler');
-    const server = supervisor.get('server')!;
     const first = await getJson<DatabaseStats>(`${apiUrl}/stats`);
     poller = (async () => {
       while (polling) {
@@ -244,6 +332,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           `${apiUrl}/stats`,
         ).catch(() => undefined);
         tracker.observe(s?.scheduler);
+        samples.push({ at: Date.now(), ...tracker.total() });
         await sleep(200);
       }
     })();
@@ -258,18 +347,47 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     snapshots.push(tracker.total());
     const faultStart = Date.now();
     const injected: InjectedFault[] = [];
+    const windows: { from: number; to: number }[] = [];
     const running: Promise<void>[] = [];
+    const injector = new FaultInjector({
+      supervisor,
+      redis,
+      gatewayUrl,
+      apiUrl,
+      ingestHealthUrl: `http://127.0.0.1:${ingestHealthPort}`,
+      proxies,
+      disk,
+      schedulerEnds: () => tracker.processEnded(),
+      logger: log,
+    });
+    const serverExitedUnasked = () => supervisor.unplannedExits.find((e) => e.name === 'server');
     for (const f of schedule) {
       await sleep(faultStart + f.atMs - Date.now());
-      if (!server.alive) throw new Error(`the server exited during the run:\n${server.tail()}`);
-      const record: InjectedFault = { ...f, startedAtMs: Date.now() - runStart, recoveredAfterMs: null };
+      const exit = serverExitedUnasked();
+      if (exit) throw new Error(`the server exited during the run:\n${exit.tail}`);
+      const record: InjectedFault = {
+        ...f,
+        startedAtMs: Date.now() - runStart,
+        recoveredAfterMs: null,
+        healthyAfterMs: null,
+      };
       injected.push(record);
       log.info({ kind: f.kind, variant: f.variant, durationMs: f.durationMs }, 'fault');
+      const startedAt = Date.now();
       running.push(
-        inject(f, { supervisor, redis, gatewayUrl, tracker }).then(
-          (ms) => void (record.recoveredAfterMs = ms),
+        injector.inject(f).then(
+          (r) => {
+            Object.assign(record, {
+              recoveredAfterMs: r.recoveredAfterMs,
+              healthyAfterMs: r.healthyAfterMs,
+              healthyAfterMsOf: r.healthyAfterMsOf,
+            });
+            windows.push({ from: startedAt, to: r.endedAt + (r.healthyAfterMs ?? 0) });
+            if (r.healthyAfterMs === null) record.error = 'not healthy again within 60 s';
+          },
           (err: unknown) => {
             record.error = String(err);
+            windows.push({ from: startedAt, to: Date.now() });
             log.error({ kind: f.kind, err: String(err) }, 'fault injection failed');
           },
         ),
@@ -281,24 +399,41 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const faultEnd = Date.now();
     log.info({ faults: injected.length }, 'chaos run: faults over; running without faults');
     await sleep(beforeMs);
+    const exit = serverExitedUnasked();
+    if (exit) throw new Error(`the server exited during the run:\n${exit.tail}`);
     const end = await getJson<DatabaseStats>(`${apiUrl}/stats`);
     const runEnd = Date.now();
     snapshots.push(tracker.total());
+    polling = false;
+    await poller;
 
-    // The closed range: the run's first tick to the last tick before now.
-    const range = { from: end.firstTick, to: end.nextTick - 1 };
+    // The end: the scheduler, then the server stop cleanly (the server's relay sends what its
+    // outbox holds, its ledger gets its end mark); every completed tick of every run is counted.
+    const stops = await supervisor.stopAll(['scheduler', 'server']);
+    if (stops.server && stops.server.code !== 0) log.warn({ exit: stops.server }, 'the server did not stop cleanly');
+    const range = { from: first.firstTick, to: end.nextTick - 1 };
     log.info(range, 'chaos run: waiting for the pipeline to drain');
-    let last: CompletenessReport | undefined;
+    const count = () =>
+      runsCompleteness({
+        ledgerDir: path.join(outboxDir, 'ledger'),
+        queries,
+        database: DATABASE,
+        failedTicks: failedTicks(path.join(workDir, 'logs', 'server.log')),
+      });
+    let last: RunsCompleteness | undefined;
     const drainStart = Date.now();
     while (Date.now() - drainStart < o.drainTimeoutMs) {
-      last = await checkCompleteness({ apiUrl, queries, database: DATABASE, ...range, settleMs: 0 }).catch(() => last);
-      if (last && isComplete(last)) break;
+      last = await count().catch((err: unknown) => {
+        log.warn({ err: String(err) }, 'chaos run: counting failed; retrying');
+        return last;
+      });
+      if (last && isComplete({ ...last, from: range.from, to: range.to })) break;
       await sleep(1000);
     }
     const drainMs = Date.now() - drainStart;
     if (!last) throw new Error('could not count the stored records');
 
-    const windows = await storedWindows(queries, range.from, range.to);
+    const stored = await storedWindows(queries, range.from, range.to);
     // Figures from settled periods: the first seconds of a phase still feel the previous one.
     const settle = Math.min(5000, beforeMs / 4);
     const phase = (from: number, to: number, i: number): PhaseFigures => {
@@ -306,7 +441,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const b = snapshots[i]!;
       const decisions = b.decisions - a.decisions;
       return {
-        ...inBand(windows, from, to),
+        ...inBand(stored, from, to),
         schedulerDecisions: decisions,
         hitRate: decisions ? (b.hits - a.hits) / decisions : null,
       };
@@ -316,8 +451,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       during: phase(faultStart, faultEnd, 1),
       after: phase(faultEnd + settle, runEnd, 2),
     };
+    const around = ratesAroundFaults({
+      faults: windows,
+      samples,
+      windows: stored.map((w) => ({ t: w.t, inBand: windowInBand(w) })),
+      windowMs: first.tickMs * first.metricsWindowTicks,
+      from: runStart + settle,
+      to: runEnd,
+    });
+    const healthy = injected.map((f) => f.healthyAfterMs);
     const total = tracker.total();
-    const complete = isComplete(last);
+    const complete = isComplete({ ...last, from: range.from, to: range.to });
     report = {
       ok: complete && last.duplicatesCounted === 0,
       seed: o.seed,
@@ -326,28 +470,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       probabilityScale: o.probabilityScale,
       faultsInjected: injected.length,
       faultsByKind: countByKind(injected),
-      completeness: last.completeness,
-      executedByDatabase: last.executedByDatabase,
-      stored: last.stored,
-      missing: last.missing,
-      duplicatesCounted: last.duplicatesCounted,
-      duplicateRows: last.duplicateRows,
-      windowsByDatabase: last.windowsByDatabase,
-      windowsStored: last.windowsStored,
+      ...last,
       tickRange: range,
       drainMs,
+      maxHealthyAfterMs: healthy.includes(null) ? null : Math.max(0, ...(healthy as number[])),
       hitRate: total.decisions ? total.hits / total.decisions : null,
       schedulerDecisions: total.decisions,
       inBandBeforeFaults: phases.before.inBand,
       inBandDuringFaults: phases.during.inBand,
       inBandAfterFaults: phases.after.inBand,
       phases,
+      ...around,
+      diskFull: disk.kind,
       unplannedExits: supervisor.unplannedExits.map(({ tail: _t, ...e }) => e),
       faults: injected,
     };
-    polling = false;
-    await poller;
-    const exits = await supervisor.stopAll(['scheduler', 'server', 'ingest', 'analysis', 'gateway']);
+    const exits = await supervisor.stopAll(['ingest', 'analysis', 'gateway']);
     const unclean = Object.entries(exits).filter(([, e]) => e.code !== 0);
     if (unclean.length > 0) log.warn({ exits: Object.fromEntries(unclean) }, 'some processes did not stop cleanly');
     return report;
@@ -362,44 +500,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await queries.close().catch(() => undefined);
     await supervisor.killAll();
     await redis.stop().catch(() => redis.kill());
+    await Promise.all(Object.values(proxies).map((p) => p.close()));
+    try {
+      disk.remove();
+    } catch (err) {
+      log.warn({ err: String(err), outboxDir }, 'chaos run: could not unmount the outbox filesystem');
+    }
+    if (ownBundles) {
+      fs.rmSync(ownBundles, { recursive: true, force: true });
+      delete process.env[BUNDLES_ENV];
+    }
     if (report?.ok && !o.keepWorkDir && !o.workDir) fs.rmSync(workDir, { recursive: true, force: true });
     else if (report) report.workDir = workDir;
     else log.warn({ workDir }, 'chaos run: the work directory (logs, data) is kept');
   }
-}
-
-interface Injectors {
-  supervisor: Supervisor;
-  redis: RedisServer;
-  gatewayUrl: string;
-  tracker: HitRateTracker;
-}
-
-const COMPONENT: Partial<Record<FaultKind, string>> = {
-  'kill-ingest': 'ingest',
-  'kill-scheduler': 'scheduler',
-  'kill-analysis': 'analysis',
-};
-
-/** Injects one fault and resolves, once it is over, with how long until the component was back. */
-async function inject(f: PlannedFault, x: Injectors): Promise<number> {
-  const t0 = Date.now();
-  const component = COMPONENT[f.kind];
-  if (component) {
-    if (component === 'scheduler') x.tracker.processEnded();
-    await x.supervisor.kill(component, 'SIGKILL');
-    await sleep(f.durationMs);
-    await x.supervisor.start(component);
-    return Date.now() - t0;
-  }
-  if (f.kind === 'restart-redis') {
-    if (f.variant === 'SIGKILL') await x.redis.kill();
-    else await x.redis.stop();
-    await sleep(f.durationMs);
-    await x.redis.restart();
-    return Date.now() - t0;
-  }
-  await getJson(`${x.gatewayUrl}${FAULT_PATH}?ms=${f.durationMs}&mode=${f.variant}`, { method: 'POST' });
-  await sleep(f.durationMs);
-  return Date.now() - t0;
 }

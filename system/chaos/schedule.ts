@@ -7,10 +7,11 @@
  * four fifths of its slot (so faults are spread over the whole phase, never bunched at one end).
  * Kinds: every kind once, then random kinds, the whole list shuffled, so every kind is covered
  * whatever the seed. Durations are drawn in each kind's range and cut so that a fault ends before
- * the next fault of the same kind starts and before the phase ends (two faults of different kinds
- * may overlap: Redis may restart while the ingest worker is down).
+ * the next fault of the same kind (or of a conflicting kind: `conflicting`) starts and before the
+ * phase ends (other faults may overlap: Redis may restart while the ingest worker is down).
  */
 import { Random } from '../../server/random.js';
+import { LINKS, perLink } from './links.js';
 
 export const FAULT_KINDS = [
   'kill-ingest',
@@ -18,6 +19,9 @@ export const FAULT_KINDS = [
   'kill-analysis',
   'restart-redis',
   'clickhouse-insert-failures',
+  'kill-server',
+  'disk-full',
+  ...LINKS.map((l) => `partition-${l}` as const),
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -27,8 +31,14 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * port and data directory after the duration.
  * clickhouse-insert-failures: every INSERT fails for the duration, `refuse` (not run) or
  * `lost-reply` (run, then answered with the error).
+ * kill-server: SIGKILL of the database server (its capture with it), started again on the same data
+ * directory after the duration (a new run of the same database).
+ * disk-full: the server's outbox filesystem fills up (ENOSPC): the server fail-stops; once space is
+ * back (after the duration) it is started again.
+ * partition-<link>: the link's proxy (fault-proxy.ts) hangs its connections (`blackhole`) or cuts
+ * them and refuses new ones (`reset`) for the duration.
  */
-export type FaultVariant = 'SIGKILL' | 'SIGTERM' | 'refuse' | 'lost-reply';
+export type FaultVariant = 'SIGKILL' | 'SIGTERM' | 'refuse' | 'lost-reply' | 'ENOSPC' | 'blackhole' | 'reset';
 
 export interface PlannedFault {
   /** Ms after the start of the fault phase. */
@@ -57,6 +67,9 @@ export const DEFAULT_DURATIONS: Record<FaultKind, readonly [number, number]> = {
   'kill-analysis': [500, 3000],
   'restart-redis': [1000, 5000],
   'clickhouse-insert-failures': [3000, 10_000],
+  'kill-server': [500, 3000],
+  'disk-full': [500, 3000],
+  ...perLink([1000, 6000] as const),
 };
 
 const VARIANTS: Record<FaultKind, readonly FaultVariant[]> = {
@@ -65,7 +78,21 @@ const VARIANTS: Record<FaultKind, readonly FaultVariant[]> = {
   'kill-analysis': ['SIGKILL'],
   'restart-redis': ['SIGTERM', 'SIGKILL'],
   'clickhouse-insert-failures': ['refuse', 'lost-reply'],
+  'kill-server': ['SIGKILL'],
+  'disk-full': ['ENOSPC'],
+  ...perLink(['blackhole', 'reset'] as const),
 };
+
+/**
+ * Kinds that must not overlap one another: each stops the server or cuts what its start needs (a
+ * server starting while Redis is down or unreachable is refused), so one ends before the next starts.
+ */
+const SERVER_GROUP: readonly FaultKind[] = ['kill-server', 'disk-full', 'restart-redis', 'partition-server-redis'];
+
+/** The kinds a fault of `kind` must not overlap (its own kind, and the server group's). */
+export function conflicting(kind: FaultKind): readonly FaultKind[] {
+  return SERVER_GROUP.includes(kind) ? SERVER_GROUP : [kind];
+}
 
 /** The shortest a fault may be cut to (it still happens: a kill is a kill). */
 const MIN_DURATION_MS = 100;
@@ -103,10 +130,10 @@ export function faultSchedule(p: ScheduleParams): PlannedFault[] {
       durationMs: Math.round(min + rng.next() * (max - min)),
     };
   });
-  // Cut each fault so it ends before the phase ends and before the next fault of its kind starts.
+  // Cut each fault so it ends before the phase ends and before the next conflicting fault starts.
   for (let i = 0; i < faults.length; i++) {
     const f = faults[i]!;
-    const next = faults.slice(i + 1).find((g) => g.kind === f.kind);
+    const next = faults.slice(i + 1).find((g) => conflicting(f.kind).includes(g.kind));
     const limit = Math.min(p.phaseMs, next ? next.atMs - MIN_DURATION_MS : Infinity) - f.atMs;
     f.durationMs = Math.max(MIN_DURATION_MS, Math.min(f.durationMs, limit));
   }

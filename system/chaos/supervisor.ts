@@ -35,6 +35,8 @@ export class Supervisor {
   private readonly procs = new Map<string, ServiceProcess>();
   /** Processes whose next exit was asked for (a kill or the final stop). */
   private readonly expected = new Set<ServiceProcess>();
+  /** Processes started with `expectFailure` that are not ready yet: an exit is the caller's to handle. */
+  private readonly tentative = new Set<ServiceProcess>();
   private stopping = false;
   readonly unplannedExits: UnplannedExit[] = [];
 
@@ -49,8 +51,15 @@ export class Supervisor {
     return this.procs.get(name);
   }
 
-  /** Starts `name` and resolves once it logged its ready line (or rejects when it exits first). */
-  async start(name: string, timeoutMs = READY_TIMEOUT_MS): Promise<ServiceProcess> {
+  /**
+   * Starts `name` and resolves once it logged its ready line (or rejects when it exits first). With
+   * `expectFailure`, an exit before it is ready is not counted as unplanned: the caller retries.
+   */
+  async start(
+    name: string,
+    timeoutMs = READY_TIMEOUT_MS,
+    o: { expectFailure?: boolean } = {},
+  ): Promise<ServiceProcess> {
     const spec = this.specs[name];
     if (!spec) throw new Error(`unknown component ${name}`);
     const proc = new ServiceProcess(name, spec.entry, spec.args ?? [], spec.env, {
@@ -58,8 +67,23 @@ export class Supervisor {
       maxBufferBytes: BUFFER_BYTES,
     });
     this.procs.set(name, proc);
+    if (o.expectFailure) this.tentative.add(proc);
     void proc.exited().then((status) => this.onExit(name, proc, status));
-    await proc.waitForLog(spec.ready, timeoutMs);
+    try {
+      await proc.waitForLog(spec.ready, timeoutMs);
+    } catch (err) {
+      if (o.expectFailure) proc.kill('SIGKILL');
+      throw err;
+    } finally {
+      this.tentative.delete(proc);
+    }
+    return proc;
+  }
+
+  /** The process's next exit is asked for (a fault that makes it stop by itself); returns it. */
+  expectExit(name: string): ServiceProcess | undefined {
+    const proc = this.procs.get(name);
+    if (proc) this.expected.add(proc);
     return proc;
   }
 
@@ -95,7 +119,7 @@ export class Supervisor {
   }
 
   private onExit(name: string, proc: ServiceProcess, status: ExitStatus): void {
-    if (this.expected.has(proc) || this.stopping) return;
+    if (this.expected.has(proc) || this.tentative.has(proc) || this.stopping) return;
     const exit: UnplannedExit = {
       name,
       atMs: Date.now() - this.startedAt,

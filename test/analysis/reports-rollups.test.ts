@@ -9,11 +9,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MIGRATIONS_DIR,
-  migrate,
-  type ReadOnlyPool,
-} from '../../clickhouse/index.js';
+import { MIGRATIONS_DIR, migrate, type ReadOnlyPool } from '../../clickhouse/index.js';
 import { loadReportData } from '../../analysis/reports/load.js';
 import { reportOptions } from '../../analysis/reports/options.js';
 import { periodsSql, segmentsSql } from '../../analysis/reports/periods.js';

@@ -1,11 +1,11 @@
 /**
  * Runs one of the project's TypeScript entry points as a child process, as its npm script does: from
  * the repository root, with the caller's environment on top of this one. The code is compiled once
- * per run (cli-bundles.ts); the command line, environment and signals are what the script gets.
+ * per run (system/cli-bundles.ts); the command line, environment and signals are what the script gets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cliCommand } from './cli-bundles.js';
+import { cliCommand } from '../../system/cli-bundles.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -1,10 +1,12 @@
 /**
- * The short chaos run in `npm test` (issue 6 item 3): `npm run chaos` for one minute — the whole
- * system as separate processes, every fault kind at least once (SIGKILL + restart of ingest, of the
- * scheduler and of the analysis job; Redis stopped and restarted; ClickHouse failing inserts) — and
- * then every execution and window of the run stored in ClickHouse once. The seed is chosen so that
- * the schedule also holds both ways Redis goes down (SIGTERM and SIGKILL) and both ways an insert
- * fails (refused, and stored with the reply lost).
+ * The short chaos run in `npm test` (issue 6 item 3, issue 13 items 1–2): `npm run chaos` for one
+ * minute — the whole system as separate processes, every fault kind at least once (SIGKILL + restart
+ * of ingest, of the scheduler, of the analysis job and of the database server; Redis stopped and
+ * restarted; ClickHouse failing inserts; the server's outbox disk full; each of the six network links
+ * hung and cut) — and then every execution and window of every completed tick of every server run
+ * stored in ClickHouse once. The seed is chosen so that the schedule also holds both ways Redis goes
+ * down (SIGTERM and SIGKILL), both ways an insert fails (refused, and stored with the reply lost) and
+ * both ways a link fails (blackhole and reset).
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +15,8 @@ import { FAULT_KINDS, faultSchedule } from '../../system/chaos/schedule.js';
 import { ROOT, cliArgv } from '../helpers/run-cli.js';
 
 const MINUTES = 1;
-const INTERVAL_S = 5;
+// 15 faults in the 36 s fault phase: the 13 kinds, and room for the second variants.
+const INTERVAL_S = 2.4;
 
 /** The first seed whose one-minute schedule holds every kind and every variant. */
 function coveringSeed(): string {
@@ -22,13 +25,14 @@ function coveringSeed(): string {
     const seed = `chaos-test-${i}`;
     const faults = faultSchedule({ seed, phaseMs: faultMs, meanIntervalMs: INTERVAL_S * 1000 });
     const variants = new Set(faults.map((f) => `${f.kind}/${f.variant}`));
+    const modes = new Set(faults.map((f) => f.variant));
     const wanted = [
       'restart-redis/SIGTERM',
       'restart-redis/SIGKILL',
       'clickhouse-insert-failures/refuse',
       'clickhouse-insert-failures/lost-reply',
     ];
-    if (wanted.every((v) => variants.has(v))) return seed;
+    if (wanted.every((v) => variants.has(v)) && modes.has('blackhole') && modes.has('reset')) return seed;
   }
 }
 
@@ -59,12 +63,21 @@ describe('npm run chaos (one minute)', () => {
     expect(line.startsWith('{'), `no report on stdout:\n${stdout}\n${stderr}`).toBe(true);
     const r = JSON.parse(line) as ChaosReport;
     const detail = `${JSON.stringify(r, null, 1)}\n${stderr.slice(-4000)}`;
-    expect(r.faultsInjected, detail).toBeGreaterThanOrEqual(5);
+    expect(r.faultsInjected, detail).toBeGreaterThanOrEqual(FAULT_KINDS.length);
     for (const kind of FAULT_KINDS) expect(r.faultsByKind[kind], kind).toBeGreaterThanOrEqual(1);
     expect(
       r.faults.filter((f) => f.error),
       detail,
     ).toEqual([]);
+    // Every fault over, and every affected component healthy again afterwards (the figure itself
+    // rests on the machine's load: the 5 s of the issue is checked on the 10-minute run).
+    expect(r.maxHealthyAfterMs, detail).not.toBeNull();
+    expect(r.maxHealthyAfterMs!, detail).toBeLessThan(30_000);
+    // Three runs of the server: the first, after kill-server, after disk-full (its failed tick apart).
+    expect(r.serverRuns, detail).toBe(3);
+    expect(r.failedTicks, detail).toHaveLength(1);
+    expect(r.unplannedExits, detail).toEqual([]);
+    expect(r.outsideFaults.decisions + r.insideFaults.decisions).toBeGreaterThan(0);
     expect(r.executedByDatabase).toBeGreaterThan(1000);
     expect(r.completeness, detail).toBe(1);
     expect(r.duplicatesCounted, detail).toBe(0);
@@ -73,5 +86,5 @@ describe('npm run chaos (one minute)', () => {
     expect(r.schedulerDecisions).toBeGreaterThan(0);
     expect(r.ok).toBe(true);
     expect(code).toBe(0);
-  }, 150_000);
+  }, 240_000);
 });

@@ -4,6 +4,7 @@ import {
   DEFAULT_DURATIONS,
   FAULT_KINDS,
   faultSchedule,
+  conflicting,
   ScheduleError,
   type PlannedFault,
 } from '../../../system/chaos/schedule.js';
@@ -50,8 +51,24 @@ describe('faultSchedule', () => {
     const variants = (kind: string) => new Set(faults.filter((f) => f.kind === kind).map((f) => f.variant));
     expect(variants('restart-redis')).toEqual(new Set(['SIGTERM', 'SIGKILL']));
     expect(variants('clickhouse-insert-failures')).toEqual(new Set(['refuse', 'lost-reply']));
-    for (const k of ['kill-ingest', 'kill-scheduler', 'kill-analysis'])
+    for (const k of ['kill-ingest', 'kill-scheduler', 'kill-analysis', 'kill-server'])
       expect(variants(k)).toEqual(new Set(['SIGKILL']));
+    expect(variants('disk-full')).toEqual(new Set(['ENOSPC']));
+    for (const k of FAULT_KINDS.filter((kind) => kind.startsWith('partition-')))
+      expect(variants(k), k).toEqual(new Set(['blackhole', 'reset']));
+  });
+
+  it('never overlaps two faults that stop the server or what its start needs', () => {
+    const server = conflicting('kill-server');
+    expect(new Set(server)).toEqual(new Set(['kill-server', 'disk-full', 'restart-redis', 'partition-server-redis']));
+    expect(conflicting('partition-ingest-redis')).toEqual(['partition-ingest-redis']);
+    for (let s = 0; s < 100; s++) {
+      const faults = faultSchedule({ seed: `g${s}`, phaseMs: 360_000, meanIntervalMs: 5000 });
+      const group = faults.filter((f) => server.includes(f.kind));
+      for (let i = 1; i < group.length; i++) {
+        expect(group[i]!.atMs).toBeGreaterThanOrEqual(group[i - 1]!.atMs + group[i - 1]!.durationMs);
+      }
+    }
   });
 
   it('takes a subset of kinds and custom durations; refuses a phase too short for its faults', () => {

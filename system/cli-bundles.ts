@@ -1,5 +1,6 @@
 /**
- * The suite starts the product's entry points as child processes a few hundred times. Under `tsx`
+ * The suite (and the chaos run, which restarts components dozens of times) starts the product's
+ * entry points as child processes a few hundred times. Under `tsx`
  * each start pays the loader: every module of the graph (ours and node_modules') goes through its
  * resolve and load hooks, about 1.5 s of CPU per start on the CI machine before the first line of
  * `main` runs. So the global setup compiles each entry point once per run with esbuild — the same
@@ -14,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 
 /** Where the global setup puts the bundles for this run (inherited by the test processes). */
 export const BUNDLES_ENV = 'SPIKE_TEST_CLI_BUNDLES';
@@ -59,6 +60,8 @@ export function bundlesDir(root: string): string {
  * in the process's command line, which the product shows when it names another process).
  */
 export async function buildBundles(root: string, outDir: string, entries: string[]): Promise<void> {
+  // Loaded here only: a development tool's dependency, never the product's at run time.
+  const { build } = await import('esbuild');
   await build({
     absWorkingDir: root,
     entryPoints: entries.map((e) => ({ in: e, out: e })),
