@@ -20,7 +20,7 @@ describe('analysis options', () => {
         blockWindows: 120,
         settleMs: 10_000,
         insertMarginMs: 5_000,
-        blocksPerInsert: 16,
+        blocksPerInsert: 4,
         denseLimit: 1200,
       },
     });
