@@ -32,7 +32,7 @@ describe('npm run dead-letter', () => {
     );
     f.start();
     await f.queues.addExecutions(events.slice(0, 50));
-    await waitFor(async () => (await f.queues.counts()).completed === 50, 20_000, 'the first 50 jobs');
+    await waitFor(async () => (await f.queues.counts()).completed === 50, 60_000, 'the first 50 jobs');
 
     // list, for people and as JSON, all or by id
     const table = await deadLetter('list');
@@ -62,7 +62,7 @@ describe('npm run dead-letter', () => {
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain(`replayed ${id} → executions (job ${poisoned.executionId})`);
     await f.queues.addExecutions(events.slice(50));
-    await waitFor(async () => (await listed()).some((e) => e.id === `${id}-r1`), 20_000, 'parked again');
+    await waitFor(async () => (await listed()).some((e) => e.id === `${id}-r1`), 60_000, 'parked again');
     const [again, ...none] = await listed();
     expect(none).toEqual([]);
     expect(again).toMatchObject({ id: `${id}-r1`, jobId: poisoned.executionId, data: poisoned, replays: 1 });
@@ -73,7 +73,7 @@ describe('npm run dead-letter', () => {
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toContain('1 replayed, 0 not replayed');
     const all = { from: BASE_TICK + b, to: BASE_TICK + b + 59 };
-    await waitFor(async () => (await f.store.countExecutions(all)).stored === 60, 20_000, 'the replayed record stored');
+    await waitFor(async () => (await f.store.countExecutions(all)).stored === 60, 60_000, 'the replayed record stored');
     expect(await f.store.countExecutions(all)).toEqual({ stored: 60, rows: 60, duplicateRows: 0, countedTwice: 0 });
     expect(await listed()).toEqual([]);
     const gone = await deadLetter('replay', '--id', `${id}-r1`);
