@@ -65,7 +65,7 @@ export const estimatorSettings = {
     flag: '--blocks-per-insert',
     env: 'ANALYSIS_BLOCKS_PER_INSERT',
     // Peak RSS of a catch-up over 1 h at probability scale 10 (bench:history): 546 MB at 2, 651 at
-    // 4, 929 at 8, 1 467 at 16; the catch-up takes about 3× longer at 4 than at 16.
+    // 4, 929 at 8, 1 467 at 16; the catch-up took no longer at 4 on a quiet machine (SOLUTION.md).
     default: 4,
     min: 1,
     max: 100_000,
