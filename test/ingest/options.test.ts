@@ -9,7 +9,7 @@ describe('ingest options', () => {
     expect(o).toEqual({
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'spike' },
       batch: { maxSize: 500, flushMs: 200, insertConcurrency: 2 },
-      retry: { baseMs: 100, maxMs: 10_000, maxAttempts: 5 },
+      retry: { baseMs: 100, maxMs: 2_000, maxAttempts: 5 },
       worker: {
         concurrency: 1000,
         lockMs: 30_000,
