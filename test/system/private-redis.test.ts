@@ -198,6 +198,19 @@ interface Spawned {
 }
 
 /** `npm start` itself: system/main.ts run by node, in the repository, with temp data dirs. */
+/** The ports and directories of one `npm start` kept under `run`: free ports, every directory inside it. */
+async function runEnv(run: string): Promise<NodeJS.ProcessEnv> {
+  return {
+    PORT: String(await freePort()),
+    QUERY_PORT: String(await freePort()),
+    DATA_DIR: run,
+    CLICKHOUSE_HTTP_PORT: String(await freePort()),
+    OUTBOX_DIR: path.join(run, 'outbox'),
+    CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
+    PRIVATE_REDIS_DIR: path.join(run, 'redis'),
+  };
+}
+
 function startMain(env: NodeJS.ProcessEnv, args: string[] = []) {
   const child = spawn(...cliArgv('system/main.ts', args), {
     cwd: ROOT,
@@ -226,13 +239,9 @@ describe('npm start with REDIS_URL at a dead port', () => {
       {
         REDIS_URL: deadUrl,
         REDIS_PREFIX: `private-redis-e2e-${process.pid}`,
+        ...(await runEnv(run)),
         PORT: String(port),
         QUERY_PORT: String(queryPort),
-        DATA_DIR: run,
-        CLICKHOUSE_HTTP_PORT: String(await freePort()),
-        OUTBOX_DIR: path.join(run, 'outbox'),
-        CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
-        PRIVATE_REDIS_DIR: path.join(run, 'redis'),
         REPORTS_DIR: path.join(run, 'reports'),
       },
       ['--without-reports'],
@@ -281,13 +290,7 @@ describe('npm start with REDIS_URL at a dead port', () => {
     const main = startMain({
       REDIS_URL: volatile.url,
       ALLOW_VOLATILE_REDIS: '0', // the suite's allowance withdrawn: the refusal under test
-      PORT: String(await freePort()),
-      QUERY_PORT: String(await freePort()),
-      DATA_DIR: run,
-      CLICKHOUSE_HTTP_PORT: String(await freePort()),
-      OUTBOX_DIR: path.join(run, 'outbox'),
-      CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
-      PRIVATE_REDIS_DIR: path.join(run, 'redis'),
+      ...(await runEnv(run)),
     });
     const { code, stderr } = await main.exited;
     expect(code, stderr).toBe(1);
@@ -303,13 +306,7 @@ describe('npm start with REDIS_URL at a dead port', () => {
     const main = startMain({
       PATH: path.join(work, 'empty-bin'),
       REDIS_URL: deadUrl,
-      PORT: String(await freePort()),
-      QUERY_PORT: String(await freePort()),
-      DATA_DIR: run,
-      CLICKHOUSE_HTTP_PORT: String(await freePort()),
-      OUTBOX_DIR: path.join(run, 'outbox'),
-      CLICKHOUSE_DATA: path.join(run, 'clickhouse'),
-      PRIVATE_REDIS_DIR: path.join(run, 'redis'),
+      ...(await runEnv(run)),
     });
     const { code, stderr } = await main.exited;
     expect(code, stderr).toBe(1);
