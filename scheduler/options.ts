@@ -90,6 +90,8 @@ export interface PolicyOptions {
   targetLatency: number;
   /** Integral gain of the hold controller (ticks of hold per tick of latency error, per window). */
   holdGain: number;
+  /** Exponent of long-run ÷ recent arrivals in each window's latency setpoint (0: the target everywhere; hold-controller.ts). */
+  trafficShift: number;
   levelGain: number;
   rateHalfLife: number;
   uncertaintyWeight: number;
@@ -119,6 +121,7 @@ export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'default
   latencyBudget: policySettings.latencyBudget.default,
   targetLatency: policySettings.targetLatency.default,
   holdGain: 0.05,
+  trafficShift: 1,
   levelGain: policySettings.levelGain.default,
   rateHalfLife: policySettings.rateHalfLife.default,
   uncertaintyWeight: policySettings.uncertaintyWeight.default,
@@ -158,6 +161,7 @@ export function compilePolicyOptions(v: SettingValues<typeof policySettings>, db
     latencyBudget: v.latencyBudget,
     targetLatency: v.targetLatency,
     holdGain: DEFAULT_POLICY.holdGain,
+    trafficShift: DEFAULT_POLICY.trafficShift,
     levelGain: v.levelGain,
     rateHalfLife: v.rateHalfLife,
     uncertaintyWeight: v.uncertaintyWeight,

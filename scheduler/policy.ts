@@ -309,12 +309,23 @@ export class Policy implements SchedulingPolicy {
     return planWindow(id, {
       arrivals: this.arrivals.perTick(),
       held,
-      wait: this.hold.update(),
+      wait: this.hold.update(this.trafficRatio()),
       levelGain: o.levelGain,
       windowTicks: o.metricsWindowTicks,
       heldCount: this.plan.size,
       fixedCountMax: o.fixedCountMax,
     });
+  }
+
+  /**
+   * Long-run arrivals ÷ recent arrivals, to the power `trafficShift`, within [0.5, 2]: how much more
+   * latency than the target this window's hold aims at (hold-controller.ts: light traffic gets more).
+   */
+  private trafficRatio(): number {
+    const recent = this.arrivals.perTick()?.count;
+    const long = this.longArrivals.perTick()?.count;
+    if (!recent || !long || this.options.trafficShift === 0) return 1;
+    return Math.min(2, Math.max(0.5, (long / recent) ** this.options.trafficShift));
   }
 
   /** Expected load of the held executions by deadline: index m is deadline nextTick + m. */
