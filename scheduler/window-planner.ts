@@ -16,7 +16,7 @@
  *
  * The search is greedy and bounded (no I/O, no clock): for each k tried and each candidate template
  * (the most urgent executions' best groups, k repeats of the most frequent queries, k times the
- * backlog's centre), anchors are taken in priority order (deadline first) and each is completed by
+ * backlog's centre; for one execution per tick also the costs the most held executions fit), anchors are taken in priority order (deadline first) and each is completed by
  * the k − 1 partners that bring the sum nearest the template; an anchor whose query cannot be
  * completed is not retried, and a template gives up after a bounded number of failed anchors. All
  * executions of one query are interchangeable, so the partner scan runs over distinct queries, not
@@ -127,7 +127,11 @@ export function planWindowGroups(x: WindowPlanInput): WindowGroups | undefined {
     // centre. The first that fills the window is taken.
     const loose = template(q, scale(centre, k), undefined);
     const templates: Template[] = [];
-    if (k === 1) for (const t of full) templates.push(template(q, [...x.types[t]!.mean], [t]));
+    if (k === 1) {
+      for (const t of full) templates.push(template(q, [...x.types[t]!.mean], [t]));
+      for (const t of clusters(f, stock))
+        if (!full.includes(t)) templates.push(template(q, [...x.types[t]!.mean], [t]));
+    }
     for (const a of urgent) {
       const comp = complete(f, a, k, loose, Int32Array.from(pool), false);
       if (comp) templates.push(template(q, sumOf(x, comp), comp));
@@ -143,6 +147,41 @@ export function planWindowGroups(x: WindowPlanInput): WindowGroups | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Queries whose own cost, taken as a one-execution template, the most held executions fit (at
+ * least a window's worth), best first, at most three: the centres of the tightest clusters of
+ * near-equal costs, from which a window of one execution per tick can be made of different queries.
+ */
+function clusters(f: Flat, stock: Int32Array): number[] {
+  const { mean, variance } = f;
+  const { z, tolerance } = f.x;
+  const q = stock.length;
+  const found: { t: number; n: number }[] = [];
+  // Quadratic in the queries held: with many distinct queries (few repeats) it is skipped, not allowed to eat the plan's work.
+  if (q * q > f.work / 2) return [];
+  f.work -= q * q;
+  for (let t = 0; t < q; t++) {
+    if (stock[t]! <= 0) continue;
+    let n = stock[t]!;
+    for (let u = 0; u < q; u++) {
+      if (u === t || stock[u]! <= 0) continue;
+      // As `fits` for a group of one against the template [t]: neither query is shared.
+      let ok = true;
+      for (let r = 0; r < 3 && ok; r++) {
+        const T = mean[3 * t + r]!;
+        const miss = Math.abs(mean[3 * u + r]! - T) + z * Math.sqrt(variance[3 * u + r]! + variance[3 * t + r]!);
+        ok = miss <= tolerance * T;
+      }
+      if (ok) n += stock[u]!;
+    }
+    if (n >= f.x.ticks) found.push({ t, n });
+  }
+  return found
+    .sort((a, b) => b.n - a.n || a.t - b.t)
+    .slice(0, 3)
+    .map((c) => c.t);
 }
 
 function template(queries: number, sum: Vec3, comp: number[] | undefined): Template {
@@ -169,7 +208,8 @@ function build(f: Flat, k: number, template: Template, stock: Int32Array, byType
     if (f.work <= 0) return undefined;
     if (!comp) {
       failed[a] = 1;
-      if (++failures > x.maxFailures) return undefined;
+      // A single fails without a partner scan: only groups of two or more are worth a limit.
+      if (++failures > x.maxFailures && k > 1) return undefined;
       continue;
     }
     const group: number[] = [];

@@ -37,6 +37,23 @@ describe('planWindowGroups', () => {
     for (const items of plan!.ticks) expect(items.map((i) => itemType[i])).toEqual([0]);
   });
 
+  it('fills a window of one execution per tick from different queries of near-equal cost around a cluster centre', () => {
+    // Six urgent outliers first (their own costs and the backlog's centre make no window), then
+    // twelve different queries within ±2 % of (60, 40, 40): no query repeats.
+    const types: PlanType[] = [];
+    for (let i = 0; i < 6; i++) types.push(exact([20 + 15 * i, 90 - 10 * i, 30 + 8 * i]));
+    for (let i = 0; i < 12; i++) types.push(exact([60 + (i % 3) - 1, 40 + (i % 2) * 0.8, 40 - (i % 4) * 0.25]));
+    const itemType = types.map((_, t) => t);
+    const x = input(types, itemType, { counts: [1], itemLatest: itemType.map((t) => (t < 6 ? 5 : 100)) });
+    const plan = planWindowGroups(x)!;
+    expect(plan.k).toBe(1);
+    expect(plan.ticks).toHaveLength(10);
+    for (const items of plan.ticks) expect(itemType[items[0]!]).toBeGreaterThanOrEqual(6);
+    for (const s of tickSums(x, plan.ticks))
+      for (let r = 0; r < 3; r++)
+        expect(Math.abs(s[r]! - plan.template[r]!)).toBeLessThanOrEqual(0.05 * plan.template[r]!);
+  });
+
   it('pairs different queries whose sums match one template, every tick within the tolerance', () => {
     // Ten pairs (a_i, b_i) with a_i + b_i = (100, 100, 100) ± 2, no two a's alike.
     const types: PlanType[] = [];
