@@ -50,7 +50,7 @@ export interface ProductEstimatorOptions {
   solve: SolveOptions;
 }
 
-/** The analysis job's defaults, its durations in default (1 s) windows: every 30, settle 10. */
+/** The analysis job's defaults, its durations in default (1 s) windows: every 30 (every 2 for the first 90), settle 3. */
 const DEFAULT_WINDOW_MS = DEFAULT_SIMULATION.tickMs * DEFAULT_SIMULATION.metricsWindowTicks;
 export const DEFAULT_PRODUCT_ESTIMATOR: Omit<ProductEstimatorOptions, 'windowTicks'> = {
   method: estimatorSettings.totalMethod.default,
@@ -91,7 +91,7 @@ export class ProductEstimator implements CostModel, EventObserver {
     this.early = new Set(options.earlySolves.map((w) => Math.max(1, Math.round(w * perDefault))));
     this.settleTicks = options.settleWindows * DEFAULT_SIMULATION.metricsWindowTicks;
     this.stats = new WindowStatsAccumulator(options.method);
-    // In the run's own windows (the defaults: every 30, settle 10 with 1 s windows).
+    // In the run's own windows (the defaults: every 30, settle 3 with 1 s windows).
     const settle = Math.round(options.settleWindows * perDefault);
     this.name = `product (ridge-eb/${options.method}, every ${this.interval} windows, settle ${settle})`;
   }

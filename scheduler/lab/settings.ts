@@ -94,7 +94,7 @@ export const labSettings = {
     default: DEFAULT_PRODUCT_ESTIMATOR.settleWindows,
     min: 0,
     max: 1_000_000,
-    doc: "--estimator product: a window is used once the newest execution is this many default-length (1 s) windows past its end (default: the analysis job's 10 s settle horizon).",
+    doc: "--estimator product: a window is used once the newest execution is this many default-length (1 s) windows past its end (default: the analysis job's 3 s settle horizon).",
   }),
   json: toggle({ flag: '--json', default: false, doc: 'Print the results as one JSON object.' }),
   frontier: toggle({

@@ -11,14 +11,14 @@ describe('analysis options', () => {
     expect(analysisOptions()).toEqual({
       redis: { url: 'redis://127.0.0.1:6379', prefix: 'spike' },
       intervalMs: 30_000,
-      earlySolvesMs: Array.from({ length: 30 }, (_, i) => 3000 * (i + 1)),
+      earlySolvesMs: Array.from({ length: 45 }, (_, i) => 2000 * (i + 1)),
       runAtStart: true,
       lockTtlMs: 60_000,
       shutdownTimeoutMs: 30_000,
       estimator: {
         method: 'bounds',
         blockWindows: 120,
-        settleMs: 10_000,
+        settleMs: 3_000,
         insertMarginMs: 5_000,
         blocksPerInsert: 4,
         denseLimit: 1200,

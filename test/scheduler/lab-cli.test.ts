@@ -33,7 +33,7 @@ describe('lab CLI', () => {
       load: { executionsPerTick: number };
     };
     expect(out.config).toMatchObject({ seeds: ['a', 'b'], ticks: 600, latencyBudget: 6 });
-    expect(out.config.estimator).toMatch(/^product \(ridge-eb\/bounds, every 30 windows, settle 10\)$/);
+    expect(out.config.estimator).toMatch(/^product \(ridge-eb\/bounds, every 30 windows, settle 3\)$/);
     expect(out.policies.map((p) => p.name)).toEqual([
       'none',
       'greedy-oracle',
