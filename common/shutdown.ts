@@ -8,7 +8,7 @@
  *    runs the same close — what can still be flushed is flushed — then the process exits 1 with one
  *    line on stderr that says why. A restart policy or an orchestrator sees the exit and reacts.
  */
-import { flushLogs, type Logger } from './logger.js';
+import { drainLogs, type Logger } from './logger.js';
 
 const REPEAT_WINDOW_MS = 2000;
 
@@ -35,9 +35,10 @@ export function onShutdown(
     );
   };
   const exit = (code: number) => {
-    flushLogs(logger);
-    if (failure !== undefined) process.stderr.write(`error: ${failure}\n`);
-    process.exit(code);
+    void drainLogs(logger).then(() => {
+      if (failure !== undefined) process.stderr.write(`error: ${failure}\n`);
+      process.exit(code);
+    });
   };
   const handle = (signal: NodeJS.Signals) => {
     if (firstAt !== undefined) {
