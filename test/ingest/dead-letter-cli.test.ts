@@ -30,7 +30,7 @@ describe('npm run dead-letter', () => {
     await f.sql(
       `ALTER TABLE ${DATABASE}.executions ADD CONSTRAINT poisoned CHECK execution_id != toUUID('${poisoned.executionId}')`,
     );
-    f.start();
+    const ingest = f.start();
     await f.queues.addExecutions(events.slice(0, 50));
     await waitFor(async () => (await f.queues.counts()).completed === 50, 60_000, 'the first 50 jobs');
 
@@ -57,10 +57,15 @@ describe('npm run dead-letter', () => {
     expect(await listed()).toEqual([entry]);
     expect(await (await f.queues.executions.getJob(poisoned.executionId))?.getState()).toBe('completed');
 
-    // replayed before the fix: refused again once other records are stored, parked under a new id
+    // replayed before the fix: refused again once other records are stored, parked under a new id.
+    // The others go in only after the replayed record was refused: a record is parked once an
+    // insert that *started* after its refusal succeeded, so others inserted alongside it prove
+    // nothing (under load they could be, and with no record after them it would wait on).
+    const retriesBefore = ingest.stats().executions.retries;
     const early = await deadLetter('replay', '--id', id);
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain(`replayed ${id} → executions (job ${poisoned.executionId})`);
+    await waitFor(() => ingest.stats().executions.retries > retriesBefore, 60_000, 'the replayed record refused');
     await f.queues.addExecutions(events.slice(50));
     await waitFor(async () => (await listed()).some((e) => e.id === `${id}-r1`), 60_000, 'parked again');
     const [again, ...none] = await listed();
