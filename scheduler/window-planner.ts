@@ -16,8 +16,9 @@
  *
  * The search is greedy and bounded (no I/O, no clock): for each k tried and each candidate template
  * (the most urgent executions' best groups, k repeats of the most frequent queries, k times the
- * backlog's centre; for one execution per tick also the costs the most held executions fit), anchors are taken in priority order (deadline first) and each is completed by
- * the k − 1 partners that bring the sum nearest the template; an anchor whose query cannot be
+ * backlog's centre; for one execution per tick also the costs the most held executions fit),
+ * anchors are taken in priority order (deadline first) and each is completed by the k − 1
+ * partners that bring the sum nearest the template; an anchor whose query cannot be
  * completed is not retried, and a template gives up after a bounded number of failed anchors. All
  * executions of one query are interchangeable, so the partner scan runs over distinct queries, not
  * executions: the work grows with the number of queries held, not with the backlog.
@@ -128,9 +129,8 @@ export function planWindowGroups(x: WindowPlanInput): WindowGroups | undefined {
     const loose = template(q, scale(centre, k), undefined);
     const templates: Template[] = [];
     if (k === 1) {
-      for (const t of full) templates.push(template(q, [...x.types[t]!.mean], [t]));
-      for (const t of clusters(f, stock))
-        if (!full.includes(t)) templates.push(template(q, [...x.types[t]!.mean], [t]));
+      const centres = clusters(f, stock).filter((t) => !full.includes(t));
+      for (const t of [...full, ...centres]) templates.push(template(q, [...x.types[t]!.mean], [t]));
     }
     for (const a of urgent) {
       const comp = complete(f, a, k, loose, Int32Array.from(pool), false);

@@ -197,7 +197,6 @@ interface Spawned {
   stderr: string;
 }
 
-/** `npm start` itself: system/main.ts run by node, in the repository, with temp data dirs. */
 /** The ports and directories of one `npm start` kept under `run`: free ports, every directory inside it. */
 async function runEnv(run: string): Promise<NodeJS.ProcessEnv> {
   return {
@@ -211,6 +210,7 @@ async function runEnv(run: string): Promise<NodeJS.ProcessEnv> {
   };
 }
 
+/** `npm start` itself: system/main.ts run by node, in the repository, with temp data dirs. */
 function startMain(env: NodeJS.ProcessEnv, args: string[] = []) {
   const child = spawn(...cliArgv('system/main.ts', args), {
     cwd: ROOT,
