@@ -195,6 +195,22 @@ export const DelayRequestSchema = z.object({
 });
 export type DelayRequest = z.infer<typeof DelayRequestSchema>;
 
+/** Most delay requests one `POST /delays` may carry. */
+export const MAX_DELAY_BATCH = 1000;
+
+/**
+ * One answer of `POST /delays`, in the order of the requests: what `POST /delay` would have
+ * answered for that request alone, its status code in `status`.
+ */
+export type DelayBatchResult =
+  | ({ status: 200 } & DelayResponse)
+  | { status: 404 | 409; id: string; error: { code: string; message: string; field?: string } };
+
+/** `POST /delays` success body. */
+export interface DelayBatchResponse {
+  results: DelayBatchResult[];
+}
+
 /** `POST /delay` success body. */
 export interface DelayResponse {
   id: string;

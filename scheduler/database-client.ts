@@ -1,13 +1,21 @@
 /**
  * The scheduler's side of the database's HTTP API (docs/simulation.md "The HTTP API"): the queue and shape at start and on
- * resync, and `POST /delay` for each decision. Uses `node:http` with a keep-alive agent rather than
+ * resync, and a tick's decisions in one `POST /delays` (one request per decision, `POST /delay`,
+ * against a database that has no batch endpoint, such as the reference). Uses `node:http` with a keep-alive agent rather than
  * fetch: a decision is a small request on a warm socket, and fetch's per-request overhead (~1 ms
  * here) mattered against a budget of a few milliseconds per tick. Every call has a timeout: a hung
  * server must not stall the decision loop past a tick.
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { DatabaseStats, DelayResponse, ErrorBody, QueuedItem } from '../common/contracts.js';
+import {
+  MAX_DELAY_BATCH,
+  type DatabaseStats,
+  type DelayBatchResponse,
+  type DelayResponse,
+  type ErrorBody,
+  type QueuedItem,
+} from '../common/contracts.js';
 import { DatabaseUnavailableError } from './errors.js';
 
 export type DelayOutcome =
@@ -20,6 +28,13 @@ export type DelayOutcome =
   /** No answer or a 5xx: the request may or may not have applied. */
   | { status: 'failed'; error: string };
 
+/** One decision as sent: move `id` by `delay` ticks, only if it is still scheduled at `expectedTick`. */
+export interface DelayRequestItem {
+  id: string;
+  delay: number;
+  expectedTick: number;
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -29,6 +44,8 @@ export class DatabaseClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
+  /** False once the database answered that it has no `POST /delays` (404, 405 or 501). */
+  private batches = true;
 
   constructor(
     baseUrl: string,
@@ -77,6 +94,51 @@ export class DatabaseClient {
     const message = body?.error.message ?? res.body;
     if (res.status < 400 || res.status >= 500) return { status: 'failed', error: `${res.status}: ${message}` };
     return { status: 'refused', httpStatus: res.status, code: body?.error.code ?? String(res.status), message };
+  }
+
+  /**
+   * Sends many decisions, in one `POST /delays` where the database has it; the outcomes come in
+   * the order of `items`, each what `delay` would have given for it alone. A database without the
+   * endpoint gets one `POST /delay` each from then on; a batch refused as a whole (400: one of its
+   * requests is malformed, which the scheduler never sends) is sent again one by one, so that only
+   * the malformed request is refused.
+   */
+  async delayMany(items: readonly DelayRequestItem[]): Promise<DelayOutcome[]> {
+    if (items.length === 0) return [];
+    if (!this.batches || items.length === 1) return this.delayEach(items);
+    const out: DelayOutcome[] = [];
+    for (let i = 0; i < items.length; i += MAX_DELAY_BATCH) {
+      out.push(...(await this.delayBatch(items.slice(i, i + MAX_DELAY_BATCH))));
+    }
+    return out;
+  }
+
+  private async delayBatch(items: readonly DelayRequestItem[]): Promise<DelayOutcome[]> {
+    const body = JSON.stringify({ delays: items.map((d) => ({ ...d, by: this.by })) });
+    let res: Answer;
+    try {
+      res = await this.request('POST', '/delays', body);
+    } catch (error) {
+      return items.map(() => ({ status: 'failed', error: String(error) }));
+    }
+    if (res.status === 200) {
+      const { results } = JSON.parse(res.body) as DelayBatchResponse;
+      return results.map((r) =>
+        r.status === 200
+          ? { status: 'applied', response: r }
+          : r.status === 404
+            ? { status: 'not-queued' }
+            : { status: 'moved-by-others' },
+      );
+    }
+    if (res.status === 404 || res.status === 405 || res.status === 501) this.batches = false;
+    else if (res.status !== 400)
+      return items.map(() => ({ status: 'failed', error: `POST /delays answered ${res.status}` }));
+    return this.delayEach(items);
+  }
+
+  private delayEach(items: readonly DelayRequestItem[]): Promise<DelayOutcome[]> {
+    return Promise.all(items.map((d) => this.delay(d.id, d.delay, d.expectedTick)));
   }
 
   private async getJson<T>(path: string): Promise<T> {

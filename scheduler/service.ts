@@ -24,7 +24,7 @@ import { minorGc } from '../common/idle-gc.js';
 import type { Logger } from '../common/logger.js';
 import type { SettingValues } from '../common/settings.js';
 import { subscribeEstimates, type EstimatesSubscription } from '../common/estimates-channel.js';
-import { DatabaseClient } from './database-client.js';
+import { DatabaseClient, type DelayOutcome } from './database-client.js';
 import type { Decision } from './decision.js';
 import { SwappableCostModel, type EstimateSource } from './estimate-source.js';
 import { LiveFigures, type DecisionFigures, type DecisionOutcome } from './live-figures.js';
@@ -269,7 +269,7 @@ class SchedulerService {
     }
     if (end.nextTick % PRUNE_EVERY_TICKS === 0) this.ownership.prune(end.nextTick);
     const decisions = this.policy!.beforeTick(end.nextTick);
-    await Promise.all(decisions.map((d) => this.apply(d, end.publishedAt)));
+    await this.applyAll(decisions, end.publishedAt);
     // The burst is over until the next tick: collect now rather than in the middle of the next one.
     if (this.gc) setTimeout(this.gc, 10).unref();
   }
@@ -314,11 +314,20 @@ class SchedulerService {
     }
   }
 
-  private async apply(d: Decision, publishedAt: number): Promise<void> {
+  /** Sends a tick's decisions in one request and acts on each outcome. */
+  private async applyAll(decisions: readonly Decision[], publishedAt: number): Promise<void> {
+    if (decisions.length === 0) return;
     const policy = this.policy!;
-    const intended = policy.dueOf(d.executionId)!;
-    const outcome = await this.db.delay(d.executionId, d.delay, intended - d.delay);
+    const intended = decisions.map((d) => policy.dueOf(d.executionId)!);
+    const outcomes = await this.db.delayMany(
+      decisions.map((d, i) => ({ id: d.executionId, delay: d.delay, expectedTick: intended[i]! - d.delay })),
+    );
     const latency = Date.now() - publishedAt;
+    decisions.forEach((d, i) => this.apply(d, intended[i]!, outcomes[i]!, latency));
+  }
+
+  private apply(d: Decision, intended: number, outcome: DelayOutcome, latency: number): void {
+    const policy = this.policy!;
     switch (outcome.status) {
       case 'applied':
         policy.confirm(d.executionId, outcome.response.scheduledTick);

@@ -1,6 +1,7 @@
 /**
  * The database's HTTP API (docs/simulation.md "The HTTP API"), on express 5:
  *   GET /queued, GET /resources, POST /delay   — compatible with the original;
+ *   POST /delays                                — many delay requests in one (the scheduler's per-tick batch);
  *   GET /healthz, GET /stats                    — liveness (ok, degraded or failed: 503, with the reasons) and counters;
  *   GET /metrics                                — Prometheus text format, when given a registry;
  *   GET /truth                                  — ground truth, mounted only with the evaluation option.
@@ -8,8 +9,8 @@
  * before the engine is touched, and the engine itself validates before it mutates.
  */
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import type { DatabaseStats, ErrorBody } from '../common/contracts.js';
-import { DelayRequestSchema } from '../common/contracts.js';
+import type { DatabaseStats, DelayBatchResult, DelayRequest, ErrorBody } from '../common/contracts.js';
+import { DelayRequestSchema, MAX_DELAY_BATCH } from '../common/contracts.js';
 import { ExecutionNotQueuedError, InvalidArgumentError, ScheduleChangedError, SpikeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { metricsResponse, type Registry } from '../common/metrics.js';
@@ -18,6 +19,8 @@ import type { Database } from './database.js';
 export interface ApiOptions {
   /** Largest accepted request body. Default `16kb`: a delay request is under 200 bytes. */
   bodyLimit?: string;
+  /** Largest accepted `POST /delays` body. Default `256kb`: 1 000 requests of under 200 bytes. */
+  batchBodyLimit?: string;
   /** Extra sections merged into `GET /stats` (capture, scheduler…), computed per request. */
   extraStats?: () => Record<string, unknown>;
   /** Serves `GET /metrics` (Prometheus text format) from this registry. */
@@ -37,9 +40,49 @@ type Api = Pick<
 const TICK = /^-?\d{1,16}$/;
 const DELAY_FIELDS = new Set(Object.keys(DelayRequestSchema.shape));
 
+/** A request refused as a whole: 400 with the offending field. */
+interface Refusal {
+  message: string;
+  field: string;
+}
+
+/**
+ * Checks one delay request (`at`: its path in the body, '' for `POST /delay`, `delays.3.` in a
+ * batch). Unknown fields (a typo, `__proto__`, `constructor`…) are refused rather than ignored.
+ */
+function checkDelay(body: unknown, maxDelay: number, at: string): DelayRequest | Refusal {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return {
+      message: 'a delay request must be a JSON object like {"id": "<execution uuid>", "delay": 10}',
+      field: at.slice(0, -1) || 'body',
+    };
+  }
+  const unknown = Object.keys(body).find((k) => !DELAY_FIELDS.has(k));
+  if (unknown !== undefined) {
+    return { message: `unknown field; a delay request has only ${[...DELAY_FIELDS].join(', ')}`, field: at + unknown };
+  }
+  const parsed = DelayRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { message: issue.message, field: at + (issue.path.map(String).join('.') || 'body') };
+  }
+  if (Math.abs(parsed.data.delay) > maxDelay) {
+    return { message: `delay must be between -${maxDelay} and ${maxDelay} ticks`, field: `${at}delay` };
+  }
+  return parsed.data;
+}
+
+function isRefusal(v: DelayRequest | Refusal): v is Refusal {
+  return 'message' in v;
+}
+
 function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
   const body: ErrorBody = { error: field ? { code, message, field } : { code, message } };
   res.status(status).json(body);
+}
+
+function errorOf(err: SpikeError, field: string): ErrorBody['error'] {
+  return { code: err.code, message: err.message, field };
 }
 
 /** Answers 405 with an Allow header for the methods a path does not serve. */
@@ -84,32 +127,64 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
         sendError(res, 400, 'INVALID_BODY', 'body must be a JSON object like {"id": "<execution uuid>", "delay": 10}');
         return;
       }
-      // Unknown fields (a typo, `__proto__`, `constructor`…) are refused rather than ignored.
-      const unknown = Object.keys(body).find((k) => !DELAY_FIELDS.has(k));
-      if (unknown !== undefined) {
+      const checked = checkDelay(body, db.options.maxDelay, '');
+      if (isRefusal(checked)) {
+        sendError(res, 400, 'INVALID_FIELD', checked.message, checked.field);
+        return;
+      }
+      const { id, delay, by, expectedTick } = checked;
+      res.json(db.delay(id, delay, by ?? null, expectedTick));
+    })
+    .all(methodNotAllowed('POST'));
+
+  // Many delay requests in one: every request is checked before any is applied (one bad request
+  // refuses the whole body with 400 and changes nothing), then they are applied in order within
+  // one turn of the event loop, so no tick runs between them. What depends on the queue's state (not
+  // queued: 404, moved by someone else: 409) is answered per request, as POST /delay would.
+  const batchJson = express.json({ type: () => true, limit: options.batchBodyLimit ?? '256kb', strict: true });
+  app
+    .route('/delays')
+    .post(batchJson, (req, res) => {
+      const body: unknown = req.body;
+      const delays = (body as { delays?: unknown } | null)?.delays;
+      if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(delays)) {
         sendError(
           res,
           400,
-          'INVALID_FIELD',
-          `unknown field; a delay request has only ${[...DELAY_FIELDS].join(', ')}`,
-          unknown,
+          'INVALID_BODY',
+          'body must be a JSON object like {"delays": [{"id": "<execution uuid>", "delay": 10}]}',
+          'delays',
         );
         return;
       }
-      const parsed = DelayRequestSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const field = issue.path.map(String).join('.') || 'body';
-        sendError(res, 400, 'INVALID_FIELD', issue.message, field);
+      const unknown = Object.keys(body).find((k) => k !== 'delays');
+      if (unknown !== undefined) {
+        sendError(res, 400, 'INVALID_FIELD', 'unknown field; a batch has only delays', unknown);
         return;
       }
-      const { id, delay, by, expectedTick } = parsed.data;
-      const max = db.options.maxDelay;
-      if (Math.abs(delay) > max) {
-        sendError(res, 400, 'INVALID_FIELD', `delay must be between -${max} and ${max} ticks`, 'delay');
+      if (delays.length === 0 || delays.length > MAX_DELAY_BATCH) {
+        sendError(res, 400, 'INVALID_FIELD', `delays must hold 1 to ${MAX_DELAY_BATCH} requests`, 'delays');
         return;
       }
-      res.json(db.delay(id, delay, by ?? null, expectedTick));
+      const requests: DelayRequest[] = [];
+      for (let i = 0; i < delays.length; i++) {
+        const checked = checkDelay(delays[i], db.options.maxDelay, `delays.${i}.`);
+        if (isRefusal(checked)) {
+          sendError(res, 400, 'INVALID_FIELD', checked.message, checked.field);
+          return;
+        }
+        requests.push(checked);
+      }
+      const results: DelayBatchResult[] = requests.map(({ id, delay, by, expectedTick }) => {
+        try {
+          return { status: 200, ...db.delay(id, delay, by ?? null, expectedTick) };
+        } catch (err) {
+          if (err instanceof ExecutionNotQueuedError) return { status: 404, id, error: errorOf(err, 'id') };
+          if (err instanceof ScheduleChangedError) return { status: 409, id, error: errorOf(err, 'expectedTick') };
+          throw err;
+        }
+      });
+      res.json({ results });
     })
     .all(methodNotAllowed('POST'));
 

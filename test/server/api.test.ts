@@ -28,6 +28,18 @@ const post = (path: string, body: string, headers: Record<string, string> = { 'c
   fetch(base + path, { method: 'POST', body, headers });
 const snapshot = () => JSON.stringify([db.queued(), db.stats()]);
 
+/** Posts `body`, expects a JSON error with this status, code and field, and no change to the database. */
+async function expectRefused(path: string, body: string, status: number, code: string, field?: string) {
+  const before = snapshot();
+  const res = await post(path, body);
+  expect(res.status).toBe(status);
+  const json = (await res.json()) as { error: { code: string; field?: string; message: string } };
+  expect(json.error.code).toBe(code);
+  if (field) expect(json.error.field).toBe(field);
+  expect(json.error.message.length).toBeGreaterThan(5);
+  expect(snapshot()).toBe(before);
+}
+
 describe('GET /queued', () => {
   it('lists queued executions with query id, execution id and the scheduled time in ms', async () => {
     const res = await fetch(`${base}/queued`);
@@ -161,16 +173,7 @@ describe('POST /delay', () => {
   ];
   it.each(cases)(
     'rejects %s with a JSON error naming the field, changing nothing',
-    async (_name, body, status, code, field) => {
-      const before = snapshot();
-      const res = await post('/delay', body());
-      expect(res.status).toBe(status);
-      const json = (await res.json()) as { error: { code: string; field?: string; message: string } };
-      expect(json.error.code).toBe(code);
-      if (field) expect(json.error.field).toBe(field);
-      expect(json.error.message.length).toBeGreaterThan(5);
-      expect(snapshot()).toBe(before);
-    },
+    (_name, body, status, code, field) => expectRefused('/delay', body(), status, code, field),
   );
 
   it('applies a delay whose expectedTick is where the execution is (a compare-and-set)', async () => {
@@ -188,6 +191,101 @@ describe('POST /delay', () => {
     db.run(700);
     const res = await post('/delay', JSON.stringify({ id, delay: 1 }));
     expect(res.status).toBe(404);
+  });
+});
+
+describe('POST /delays', () => {
+  const ids = () => db.queued().map((q) => q.execution.id);
+  const unknownId = '00000000-0000-4000-8000-000000000000';
+
+  it('applies many requests in order and answers each as POST /delay would (200, 404, 409)', async () => {
+    const [a, b] = db.queued();
+    const before = db.stats().delaysAccepted;
+    const res = await post(
+      '/delays',
+      JSON.stringify({
+        delays: [
+          { id: a!.execution.id, delay: 3, by: 'scheduler', expectedTick: a!.execution.scheduledTick },
+          { id: unknownId, delay: 1 },
+          { id: b!.execution.id, delay: 2, expectedTick: b!.execution.scheduledTick + 1 },
+          // The same execution again: it now is where the first request put it.
+          { id: a!.execution.id, delay: -1, expectedTick: a!.execution.scheduledTick + 3 },
+        ],
+      }),
+    );
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Record<string, unknown>[] };
+    expect(results.map((r) => r.status)).toEqual([200, 404, 409, 200]);
+    expect(results[0]).toMatchObject({ id: a!.execution.id, scheduledTick: a!.execution.scheduledTick + 3 });
+    expect(results[1]).toMatchObject({ id: unknownId, error: { code: 'EXECUTION_NOT_QUEUED', field: 'id' } });
+    expect(results[2]).toMatchObject({ error: { code: 'SCHEDULE_CHANGED', field: 'expectedTick' } });
+    expect(results[3]).toMatchObject({ scheduledTick: a!.execution.scheduledTick + 2 });
+    expect(db.stats().delaysAccepted).toBe(before + 2);
+    const now = new Map(db.queued().map((q) => [q.execution.id, q.execution.scheduledTick]));
+    expect(now.get(a!.execution.id)).toBe(a!.execution.scheduledTick + 2);
+    expect(now.get(b!.execution.id)).toBe(b!.execution.scheduledTick);
+  });
+
+  const one = () => ({ id: ids()[0]!, delay: 1 });
+  const cases: [string, () => string, number, string, string?][] = [
+    ['not JSON', () => '{"delays": [', 400, 'INVALID_JSON', 'body'],
+    ['a JSON array', () => JSON.stringify([one()]), 400, 'INVALID_BODY', 'delays'],
+    ['no delays', () => JSON.stringify({}), 400, 'INVALID_BODY', 'delays'],
+    ['delays not an array', () => JSON.stringify({ delays: one() }), 400, 'INVALID_BODY', 'delays'],
+    ['an empty batch', () => JSON.stringify({ delays: [] }), 400, 'INVALID_FIELD', 'delays'],
+    [
+      'more than 1 000 requests',
+      () => JSON.stringify({ delays: Array.from({ length: 1001 }, one) }),
+      400,
+      'INVALID_FIELD',
+      'delays',
+    ],
+    ['an unknown top-level field', () => JSON.stringify({ delays: [one()], all: true }), 400, 'INVALID_FIELD', 'all'],
+    ['a request that is not an object', () => JSON.stringify({ delays: [one(), 7] }), 400, 'INVALID_FIELD', 'delays.1'],
+    [
+      'a request with an unknown field',
+      () => JSON.stringify({ delays: [one(), { ...one(), __proto__x: 1 }] }),
+      400,
+      'INVALID_FIELD',
+      'delays.1.__proto__x',
+    ],
+    [
+      'a request with a bad id',
+      () => JSON.stringify({ delays: [one(), one(), { id: "' OR 1=1 --", delay: 1 }] }),
+      400,
+      'INVALID_FIELD',
+      'delays.2.id',
+    ],
+    [
+      'a fractional delay',
+      () => JSON.stringify({ delays: [one(), { ...one(), delay: 0.5 }] }),
+      400,
+      'INVALID_FIELD',
+      'delays.1.delay',
+    ],
+    [
+      'a delay above the bound',
+      () => JSON.stringify({ delays: [{ ...one(), delay: 601 }] }),
+      400,
+      'INVALID_FIELD',
+      'delays.0.delay',
+    ],
+    [
+      'a body above 256 kB',
+      () => JSON.stringify({ delays: [{ ...one(), by: 'x'.repeat(300_000) }] }),
+      413,
+      'BODY_TOO_LARGE',
+      'body',
+    ],
+  ];
+  it.each(cases)('rejects %s as a whole, naming the field, and changes nothing', (_name, body, status, code, field) =>
+    expectRefused('/delays', body(), status, code, field),
+  );
+
+  it('answers 405 to other methods', async () => {
+    const res = await fetch(`${base}/delays`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
   });
 });
 
