@@ -71,9 +71,15 @@ export interface BatcherStats {
 interface Entry<T> {
   item: T;
   resolve(outcome: Outcome): void;
-  /** performance.now() at the end of the last refused insert that held this record, and of the one before. */
+  /** performance.now() at the end of the last refused insert that held this record. */
   refusedAt?: number;
-  refusedBefore?: number;
+  /**
+   * The same at its first refusal. An insert that started after it and succeeded proves, at any
+   * later refusal of this record, that the table takes records and not this one — also when that
+   * insert was still running at the refusal right after it (judging only against the previous
+   * refusal missed it, and a record with nothing stored after it was then held for ever).
+   */
+  firstRefusedAt?: number;
   /** How the last failed insert that held this record failed. */
   lastFailure?: FailureKind;
   /** Set aside after a systematic refusal before: an unknown error is not retried in place again. */
@@ -278,7 +284,10 @@ export class Batcher<T> {
       const at = performance.now();
       for (const e of entries) {
         e.lastFailure = refusal.kind;
-        if (refusal.kind !== 'transient') [e.refusedBefore, e.refusedAt] = [e.refusedAt, at];
+        if (refusal.kind !== 'transient') {
+          e.firstRefusedAt ??= at;
+          e.refusedAt = at;
+        }
       }
       return refusal;
     }
@@ -301,8 +310,8 @@ export class Batcher<T> {
    */
   private async isolate(entries: Entry<T>[], refusal: Refusal): Promise<Entry<T>[]> {
     if (entries.length === 1) return this.judge(entries[0]!, refusal);
-    // Stored since these were last refused before: the table takes records, so some of these are bad.
-    const proven = () => entries.some((e) => this.storedSince(e.refusedBefore));
+    // Stored since these were first refused: the table takes records, so some of these are bad.
+    const proven = () => entries.some((e) => this.storedSince(e.firstRefusedAt));
     const provenBefore = proven();
     const half = Math.ceil(entries.length / 2);
     const parts = [entries.slice(0, half), entries.slice(half)];
@@ -324,11 +333,12 @@ export class Batcher<T> {
   }
 
   /**
-   * A record refused on its own is dead-lettered only when other records were stored between its
-   * last two refusals: the table takes records, just not this one. Otherwise it is held.
+   * A record refused on its own is dead-lettered only when an insert of other records that started
+   * after its first refusal has succeeded: the table takes records, just not this one. Otherwise it
+   * is held.
    */
   private async judge(entry: Entry<T>, refusal: Refusal): Promise<Entry<T>[]> {
-    if (!this.storedSince(entry.refusedBefore)) return [entry];
+    if (!this.storedSince(entry.firstRefusedAt)) return [entry];
     await this.deadLetter(entry, refusal.reason);
     return [];
   }

@@ -287,6 +287,36 @@ describe('Batcher: a systematic refusal is not a poisoned record', () => {
     expect(h.batcher.stats()).toMatchObject({ stored: 3, deadLettered: 1, pending: 0, failure: null });
   });
 
+  it('dead-letters a held record when the insert that proves it overlapped its next refusal', async () => {
+    // The good record's insert starts after the bad one's first refusal and is still running when
+    // the bad one is refused again; it succeeds only afterwards. That still proves the table takes
+    // records: the bad one was refused before and after that insert started. (Judged only against
+    // its previous refusal, the record was held for ever once nothing else arrived.)
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const h = harness({
+      maxSize: 1,
+      insertConcurrency: 2,
+      retry: { baseMs: 10, maxMs: 10, maxAttempts: 3 },
+      store: async (items) => {
+        await Promise.resolve();
+        if (items.includes(0)) throw cannotParse();
+        await slow;
+      },
+    });
+    const bad = h.batcher.add(0);
+    await until(() => h.batcher.stats().held === 1, 'the record held');
+    const good = h.batcher.add(1);
+    const retries = h.batcher.stats().retries;
+    // Refused again (and held again) while the good insert is still in flight.
+    await until(() => h.batcher.stats().retries >= retries + 2, 'two more refusals');
+    expect(h.rejected).toEqual([]);
+    release();
+    expect(await good).toBe('stored');
+    expect(await bad).toBe('dead-lettered');
+    expect(h.batcher.stats()).toMatchObject({ stored: 1, deadLettered: 1, pending: 0 });
+  });
+
   it('two bad records refused alike, one in each half: held until other records are stored, then only they are dead-lettered', async () => {
     const h = harness({
       maxSize: 8,

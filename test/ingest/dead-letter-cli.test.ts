@@ -59,7 +59,7 @@ describe('npm run dead-letter', () => {
 
     // replayed before the fix: refused again once other records are stored, parked under a new id.
     // The others go in only after the replayed record was refused: a record is parked once an
-    // insert that *started* after its refusal succeeded, so others inserted alongside it prove
+    // insert that *started* after its first refusal succeeded, so others inserted alongside it prove
     // nothing (under load they could be, and with no record after them it would wait on).
     const retriesBefore = ingest.stats().executions.retries;
     const early = await deadLetter('replay', '--id', id);
