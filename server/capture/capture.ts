@@ -94,7 +94,17 @@ export function startCapture(params: StartCaptureParams): Capture {
   link.onChange((state) => {
     if (state === 'connected') relay.redisReady();
   });
-  outbox.onCommit(() => relay.notify());
+  // The relay starts a little after the tick rather than at once: the milliseconds right after a
+  // tick are when the scheduler reads the tick's queued events and sends its decisions, and in one
+  // process (npm start) the relay's reads and BullMQ calls would hold the same event loop.
+  let relayTimer: NodeJS.Timeout | undefined;
+  outbox.onCommit(() => {
+    if (options.relayDelayMs === 0) return relay.notify();
+    relayTimer ??= setTimeout(() => {
+      relayTimer = undefined;
+      relay.notify();
+    }, options.relayDelayMs).unref();
+  });
   // Executions wait in memory until the tick's commit (still before the next tick), so that a busy
   // tick can be written as one group record: one job instead of thousands (see ExecutionGroup).
   let tickExecutions: ExecutedEvent[] = [];
@@ -179,6 +189,7 @@ export function startCapture(params: StartCaptureParams): Capture {
     close() {
       closing ??= (async () => {
         clearInterval(backlogLog);
+        clearTimeout(relayTimer);
         try {
           // After a failed write the outbox takes nothing more; what it committed is still relayed.
           if (outbox.writable) {

@@ -64,6 +64,26 @@ describe('startCapture', () => {
     expect(await reader.count(QUEUE_DEAD_LETTER)).toBe(0);
   });
 
+  it('starts relaying a tick only --relay-delay-ms after its commit, its records on disk meanwhile', async () => {
+    const { db, executed } = recordedRun('capture-delay');
+    const capture = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix, relayDelayMs: 400 });
+    await waitFor(() => capture.stats().redis.state === 'connected', 10_000, 'Redis');
+    for (let i = 0; i < 5; i++) {
+      db.tick();
+      capture.commit();
+    }
+    const committedAt = performance.now();
+    expect(executed.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 200));
+    // Nothing sent yet, everything committed to the outbox.
+    expect(capture.stats().relay.relayed.executions).toBe(0);
+    expect(capture.stats().outbox.pendingRecords).toBeGreaterThanOrEqual(executed.length);
+    await waitFor(() => capture.stats().outbox.pendingRecords === 0, 20_000, 'the outbox to drain');
+    expect(performance.now() - committedAt).toBeGreaterThanOrEqual(400);
+    expect(capture.stats().relay.relayed.executions).toBe(executed.length);
+    await capture.close();
+  });
+
   it('sends the executions of a busy tick as one job per tick, each execution exactly once', async () => {
     const { db, executed, windows } = recordedRun('capture-groups', 40);
     const capture = startCapture({ db, outboxDir: dir, ...SHARED_REDIS, prefix, groupAbove: 50 });
