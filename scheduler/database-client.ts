@@ -12,6 +12,7 @@ import {
   MAX_DELAY_BATCH,
   type DatabaseStats,
   type DelayBatchResponse,
+  type DelayBatchResult,
   type DelayResponse,
   type ErrorBody,
   type QueuedItem,
@@ -33,6 +34,18 @@ export interface DelayRequestItem {
   id: string;
   delay: number;
   expectedTick: number;
+}
+
+/**
+ * What one delay request's answer means when it says where the execution is (200) or that the
+ * queue's state refused it (404, 409): `POST /delay`'s status, or a `POST /delays` result's.
+ * Undefined for any other status.
+ */
+function answerOutcome(status: number, response: () => DelayResponse): DelayOutcome | undefined {
+  if (status === 200) return { status: 'applied', response: response() };
+  if (status === 404) return { status: 'not-queued' };
+  if (status === 409) return { status: 'moved-by-others' };
+  return undefined;
 }
 
 interface Answer {
@@ -82,9 +95,8 @@ export class DatabaseClient {
     } catch (error) {
       return { status: 'failed', error: String(error) };
     }
-    if (res.status === 200) return { status: 'applied', response: JSON.parse(res.body) as DelayResponse };
-    if (res.status === 404) return { status: 'not-queued' };
-    if (res.status === 409) return { status: 'moved-by-others' };
+    const known = answerOutcome(res.status, () => JSON.parse(res.body) as DelayResponse);
+    if (known) return known;
     let body: ErrorBody | null = null;
     try {
       body = JSON.parse(res.body) as ErrorBody;
@@ -123,12 +135,13 @@ export class DatabaseClient {
     }
     if (res.status === 200) {
       const { results } = JSON.parse(res.body) as DelayBatchResponse;
-      return results.map((r) =>
-        r.status === 200
-          ? { status: 'applied', response: r }
-          : r.status === 404
-            ? { status: 'not-queued' }
-            : { status: 'moved-by-others' },
+      // Only status 200 reads the response, and a result of status 200 is one. The endpoint answers
+      // 200, 404 or 409 per request; anything else is taken as a 409.
+      return results.map(
+        (r) =>
+          answerOutcome(r.status, () => r as Extract<DelayBatchResult, { status: 200 }>) ?? {
+            status: 'moved-by-others',
+          },
       );
     }
     if (res.status === 404 || res.status === 405 || res.status === 501) this.batches = false;

@@ -81,8 +81,14 @@ function sendError(res: Response, status: number, code: string, message: string,
   res.status(status).json(body);
 }
 
-function errorOf(err: SpikeError, field: string): ErrorBody['error'] {
-  return { code: err.code, message: err.message, field };
+/**
+ * A delay refused for the queue's state rather than for a bad request, as `POST /delay` answers it
+ * and as `POST /delays` answers each of its requests: its status and the field it names.
+ */
+function stateRefusal(err: unknown): { status: 404 | 409; field: string; err: SpikeError } | undefined {
+  if (err instanceof ExecutionNotQueuedError) return { status: 404, field: 'id', err };
+  if (err instanceof ScheduleChangedError) return { status: 409, field: 'expectedTick', err };
+  return undefined;
 }
 
 /** Answers 405 with an Allow header for the methods a path does not serve. */
@@ -179,9 +185,10 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
         try {
           return { status: 200, ...db.delay(id, delay, by ?? null, expectedTick) };
         } catch (err) {
-          if (err instanceof ExecutionNotQueuedError) return { status: 404, id, error: errorOf(err, 'id') };
-          if (err instanceof ScheduleChangedError) return { status: 409, id, error: errorOf(err, 'expectedTick') };
-          throw err;
+          const refused = stateRefusal(err);
+          if (!refused) throw err;
+          const { status, field } = refused;
+          return { status, id, error: { code: refused.err.code, message: refused.err.message, field } };
         }
       });
       res.json({ results });
@@ -253,8 +260,8 @@ export function createApi(db: Api, options: ApiOptions = {}): express.Express {
   });
 
   const onError: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-    if (err instanceof ExecutionNotQueuedError) return sendError(res, 404, err.code, err.message, 'id');
-    if (err instanceof ScheduleChangedError) return sendError(res, 409, err.code, err.message, 'expectedTick');
+    const refused = stateRefusal(err);
+    if (refused) return sendError(res, refused.status, refused.err.code, refused.err.message, refused.field);
     if (err instanceof InvalidArgumentError) return sendError(res, 400, err.code, err.message, err.field);
     if (err instanceof SpikeError) return sendError(res, 400, err.code, err.message);
     // body-parser errors carry a `type` and an HTTP status.
