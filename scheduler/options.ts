@@ -109,6 +109,14 @@ export interface PolicyOptions {
   maxCandidates: number;
   /** Local-search rounds per tick (each applies the best add/remove/swap); bounds decision time. */
   maxRounds: number;
+  /** Restarts of the local search per selection, each from the best subset with two random swaps (select.ts). */
+  searchRestarts: number;
+  /**
+   * Tick-by-tick windows of one count: when the best subset of that count misses its target by more
+   * than this (summed squared relative miss with its variance, as select.ts weighs it; 0.002 is
+   * about 2.6 % on each resource), one execution fewer and one more are tried too (Infinity: never).
+   */
+  countMiss: number;
   /** Window plans: largest miss of a tick from the template (fraction), and the weight of its sd. */
   planTolerance: number;
   planZ: number;
@@ -142,6 +150,8 @@ export const DEFAULT_POLICY: Omit<PolicyOptions, 'metricsWindowTicks' | 'default
   priorSd: policySettings.priorSd.default,
   maxCandidates: policySettings.maxCandidates.default,
   maxRounds: 200,
+  searchRestarts: 30,
+  countMiss: 0.002,
   planTolerance: 0.08,
   planZ: 1,
   reserveGain: 0.2,
@@ -178,6 +188,8 @@ export function compilePolicyOptions(v: SettingValues<typeof policySettings>, db
     priorSd: v.priorSd,
     maxCandidates: v.maxCandidates,
     maxRounds: DEFAULT_POLICY.maxRounds,
+    searchRestarts: DEFAULT_POLICY.searchRestarts,
+    countMiss: DEFAULT_POLICY.countMiss,
     planTolerance: DEFAULT_POLICY.planTolerance,
     planZ: DEFAULT_POLICY.planZ,
     reserveGain: DEFAULT_POLICY.reserveGain,

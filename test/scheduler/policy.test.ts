@@ -4,7 +4,7 @@ import type { QueuedEvent } from '../../common/contracts.js';
 import { Database } from '../../server/database.js';
 import { oracleCostModel, priorOnlyCostModel, type CostModel } from '../../scheduler/cost-model.js';
 import { PolicyClockError } from '../../scheduler/errors.js';
-import { policyOptions } from '../../scheduler/options.js';
+import { policyOptions, type PolicyOptions } from '../../scheduler/options.js';
 import { Policy } from '../../scheduler/policy.js';
 import { scoreWindow } from '../../scheduler/lab/metrics.js';
 import { drive, simulation } from './helpers.js';
@@ -57,6 +57,19 @@ describe('Policy: decisions on a real database', () => {
     // Tick by tick (a target below a window) the defaults are almost never in band; planned, mostly.
     expect(inBand(5)).toBeLessThan(0.2);
     expect(inBand(60)).toBeGreaterThan(0.5);
+  });
+
+  it("tick by tick, searching past single swaps and off the window's count puts more windows in band", () => {
+    // Scale 5, target 3: windows of 6–8 executions per tick, where one execution is 12–17 % of a tick.
+    for (const seed of ['a', 'b']) {
+      const sim = simulation({ seed, probabilityScale: 5 });
+      const inBand = (overrides: Partial<PolicyOptions>) => {
+        const options = policyOptions(sim, { latencyBudget: 12, targetLatency: 3, ...overrides });
+        const windows = drive(sim, 3000, (db) => new Policy(options, oracle(db))).windows.slice(10);
+        return windows.filter((w) => scoreWindow(w).inBand).length / windows.length;
+      };
+      expect(inBand({})).toBeGreaterThan(inBand({ searchRestarts: 0, countMiss: Number.POSITIVE_INFINITY }));
+    }
   });
 
   it('a budget of 0 or a one-tick window decides nothing', () => {
