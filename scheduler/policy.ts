@@ -24,7 +24,6 @@
  */
 import type { ExecutedEvent, QueuedEvent, QueuedItem, WindowEvent } from '../common/contracts.js';
 import { ArrivalRate, type ArrivalRateState, type Vec3 } from './arrival-rate.js';
-import { BAND } from './band.js';
 import type { CostModel } from './cost-model.js';
 import type { Decision, SchedulingPolicy } from './decision.js';
 import { HoldController, type HoldState } from './hold-controller.js';
@@ -33,7 +32,7 @@ import type { PolicyOptions } from './options.js';
 import { planBacklog } from './backlog-planner.js';
 import { Plan, type PlanView, type PlannedExecution } from './plan.js';
 import { CostPrior } from './prior.js';
-import { createCandidates, selectSubset, type Candidates } from './select.js';
+import { createCandidates, selectNearCount, type Candidates } from './select.js';
 import { mustRun, planWindow, recordPlaced, tickTarget, type WindowPlan } from './window-level.js';
 
 /** What a restart needs from `GET /queued`: one item per queued execution. */
@@ -202,7 +201,17 @@ export class Policy implements SchedulingPolicy {
         e.due = e.deadline;
       }
     }
-    const chosen = this.choose(tickTarget(w, mustRun(this.dueAt(nextTick))), w);
+    const chosen = selectNearCount(this.candidates, {
+      target: tickTarget(w, mustRun(this.dueAt(nextTick))),
+      reserve: w.emptyChance,
+      uncertaintyWeight: o.uncertaintyWeight,
+      maxRounds: o.maxRounds,
+      maxMoves: MAX_MOVES,
+      count: w.count,
+      restarts: o.searchRestarts,
+      // A window's first tick sets what the others match: it keeps the count.
+      countMiss: w.placed > 0 ? o.countMiss : Number.POSITIVE_INFINITY,
+    });
     for (let i = 0; i < pool.length; i++) {
       const e = pool[i]!;
       if (chosen[i]) this.hold.record(nextTick - e.defaultTick);
@@ -216,60 +225,6 @@ export class Policy implements SchedulingPolicy {
     for (let i = 0; i < pool.length; i++) if (chosen[i]) for (let r = 0; r < 3; r++) load[r]! += pool[i]!.mean[r]!;
     recordPlaced(w, load);
     return decisions;
-  }
-
-  /**
-   * The candidates to run at the next tick. A window of one count keeps it, unless the best subset
-   * of that count misses the target (`countMiss`) and one execution fewer or one more fits better
-   * and fits (a summed squared relative miss within BAND², e.g. 5.8 % on each resource): the count
-   * is a proxy for equal ticks, and a tick that matches its neighbours' load is what counts. Without
-   * that last condition, at one or two per tick, uncertain estimates made one fewer look better
-   * (less variance) though no better in fact, and held executions longer.
-   */
-  private choose(target: Vec3, w: WindowPlan): Uint8Array {
-    const o = this.options;
-    const select = (count: number | undefined) =>
-      selectSubset(this.candidates, {
-        target,
-        reserve: w.emptyChance,
-        uncertaintyWeight: o.uncertaintyWeight,
-        maxRounds: o.maxRounds,
-        maxMoves: MAX_MOVES,
-        count,
-        restarts: o.searchRestarts,
-      });
-    let chosen = select(w.count);
-    if (w.count === undefined || w.placed === 0) return chosen;
-    let best = this.miss(chosen, target);
-    if (best <= o.countMiss) return chosen;
-    for (const count of [w.count - 1, w.count + 1]) {
-      if (count < 1) continue;
-      const other = select(count);
-      const miss = this.miss(other, target);
-      if (miss < best && miss <= BAND * BAND) {
-        best = miss;
-        chosen = other;
-      }
-    }
-    return chosen;
-  }
-
-  /** Summed squared relative miss of a choice from the target, with its variance (select.ts's terms). */
-  private miss(chosen: Uint8Array, target: Vec3): number {
-    const c = this.candidates;
-    let miss = 0;
-    for (let r = 0; r < 3; r++) {
-      let mean = 0;
-      let variance = 0;
-      for (let i = 0; i < c.count; i++) {
-        if (!chosen[i]) continue;
-        mean += c.mean[r]![i]!;
-        variance += c.variance[r]![i]!;
-      }
-      const t = Math.max(target[r]!, 1);
-      miss += ((mean - t) ** 2 + this.options.uncertaintyWeight * variance) / (t * t);
-    }
-    return miss;
   }
 
   /** Plans the window starting at `first` as a whole (see backlog-planner.ts), if it can be. */

@@ -22,6 +22,7 @@
  * best it finds, within the same bound on moves: at scale 5 that turned about a fifth of the
  * windows a single tick put out of band into windows in band (SOLUTION.md, "Scheduling").
  */
+import { BAND } from './band.js';
 
 export interface Candidates {
   /** Number of candidates; every array below has at least this length. */
@@ -243,6 +244,61 @@ export function selectSubset(c: Candidates, p: SelectionParams): Uint8Array {
     }
   }
   return chosen;
+}
+
+export interface NearCountParams extends SelectionParams {
+  /**
+   * With a `count`: when its best subset misses the target by more than this (`missOf`), one
+   * execution fewer and one more are tried too (Infinity: never; PolicyOptions.countMiss).
+   */
+  countMiss: number;
+}
+
+/**
+ * `selectSubset`, except that a count may give way by one. The count stands for equal ticks (at a
+ * few executions per tick a tick one short is out of band), but what counts is the load: where no
+ * subset of the count matches the target and one of a count one lower or higher does, that one
+ * runs. "Does" means a better miss that is also within BAND² (e.g. 5.8 % on each resource): without
+ * that, at one or two per tick, uncertain estimates made one fewer look better (less variance)
+ * though it was no better in fact, and held executions longer.
+ */
+export function selectNearCount(c: Candidates, p: NearCountParams): Uint8Array {
+  let chosen = selectSubset(c, p);
+  if (p.count === undefined) return chosen;
+  let best = missOf(c, chosen, p.target, p.uncertaintyWeight);
+  if (best <= p.countMiss) return chosen;
+  for (const count of [p.count - 1, p.count + 1]) {
+    if (count < 1) continue;
+    const other = selectSubset(c, { ...p, count });
+    const miss = missOf(c, other, p.target, p.uncertaintyWeight);
+    if (miss < best && miss <= BAND * BAND) {
+      best = miss;
+      chosen = other;
+    }
+  }
+  return chosen;
+}
+
+/** Summed squared relative miss of a choice from the target, with κ × its variance (the objective's first terms). */
+export function missOf(
+  c: Candidates,
+  chosen: Uint8Array,
+  target: readonly number[],
+  uncertaintyWeight: number,
+): number {
+  let miss = 0;
+  for (let r = 0; r < 3; r++) {
+    let mean = 0;
+    let variance = 0;
+    for (let i = 0; i < c.count; i++) {
+      if (!chosen[i]) continue;
+      mean += c.mean[r]![i]!;
+      variance += c.variance[r]![i]!;
+    }
+    const t = Math.max(target[r]!, 1);
+    miss += ((mean - t) ** 2 + uncertaintyWeight * variance) / (t * t);
+  }
+  return miss;
 }
 
 /** xorshift32 in [0, 1): small, fast and reproducible; quality hardly matters for picking kicks. */

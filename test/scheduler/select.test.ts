@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCandidates, selectSubset, type Candidates } from '../../scheduler/select.js';
+import { createCandidates, selectNearCount, selectSubset, type Candidates } from '../../scheduler/select.js';
 
 function candidates(items: { mean: number[]; sd?: number; mandatory?: boolean; bonus?: number }[]): Candidates {
   const c = createCandidates(items.length);
@@ -124,5 +124,30 @@ describe('selectSubset', () => {
       expect([...selectSubset(c, { ...params, target, count, restarts: 20 })]).toEqual([...restarted]);
     }
     expect(better).toBeGreaterThan(10);
+  });
+});
+
+describe('selectNearCount', () => {
+  const near = { ...params, countMiss: 0.002 };
+
+  it('keeps the count while a subset of it fits', () => {
+    const c = candidates([{ mean: [50, 50, 50] }, { mean: [50, 50, 50] }, { mean: [48, 52, 50] }]);
+    expect(chosen(selectNearCount(c, { ...near, target: [100, 100, 100], count: 2 }))).toEqual([0, 1]);
+  });
+
+  it('takes one more where no subset of the count matches and one more does', () => {
+    const c = candidates([{ mean: [50, 50, 50] }, { mean: [50, 50, 50] }, { mean: [50, 50, 50] }]);
+    const target = [150, 150, 150] as const;
+    expect(chosen(selectNearCount(c, { ...near, target, count: 2 }))).toEqual([0, 1, 2]);
+    // Never, with an infinite countMiss: exactly the count, as selectSubset.
+    expect(chosen(selectNearCount(c, { ...near, target, count: 2, countMiss: Number.POSITIVE_INFINITY }))).toEqual([
+      0, 1,
+    ]);
+  });
+
+  it('keeps the count when the other counts fit better but still miss the band', () => {
+    const c = candidates([{ mean: [100, 100, 100] }, { mean: [20, 20, 20] }, { mean: [20, 20, 20] }]);
+    // Two: 120 (20 % short); three: 140, better but 6.7 % short on every resource, beyond BAND².
+    expect(chosen(selectNearCount(c, { ...near, target: [150, 150, 150], count: 2 }))).toHaveLength(2);
   });
 });
