@@ -69,6 +69,9 @@ export class Policy implements SchedulingPolicy {
   private window: WindowPlan | undefined;
   private candidates: Candidates = createCandidates(64);
   private pool: PlannedExecution[] = [];
+  /** Executions of each query the current window's ticks ran (tick by tick), for `Candidates.share`. */
+  private windowQueries = new Map<string, number>();
+  private readonly groupOf = new Map<string, number>();
   private overflow: PlannedExecution[] = [];
 
   constructor(
@@ -179,6 +182,7 @@ export class Policy implements SchedulingPolicy {
 
     const windowId = Math.floor(nextTick / o.metricsWindowTicks);
     const fresh = this.window?.id !== windowId;
+    if (fresh) this.windowQueries.clear();
     const w = fresh ? (this.window = this.startWindow(windowId)) : this.window!;
     // A target of a window or more leaves time to gather a whole window's executions: plan it whole.
     if (o.targetLatency >= o.metricsWindowTicks) {
@@ -192,7 +196,7 @@ export class Policy implements SchedulingPolicy {
       if (this.groups) return this.followGroups(nextTick, this.groups, fresh);
     }
 
-    const pool = this.collectCandidates(nextTick, w.unit);
+    const pool = this.collectCandidates(nextTick, w.unit, w.placed);
     const decisions: Decision[] = [];
     // Beyond the candidate cap: whatever would run now by default waits for its deadline instead.
     for (const e of this.overflow) {
@@ -223,6 +227,12 @@ export class Policy implements SchedulingPolicy {
     }
     const load: Vec3 = [0, 0, 0];
     for (let i = 0; i < pool.length; i++) if (chosen[i]) for (let r = 0; r < 3; r++) load[r]! += pool[i]!.mean[r]!;
+    if (load[0] + load[1] + load[2] > 0) {
+      for (let i = 0; i < pool.length; i++) {
+        const q = pool[i]!.queryId;
+        if (chosen[i]) this.windowQueries.set(q, (this.windowQueries.get(q) ?? 0) + 1);
+      }
+    }
     recordPlaced(w, load);
     return decisions;
   }
@@ -344,8 +354,9 @@ export class Policy implements SchedulingPolicy {
   }
 
   /** Fills the candidate arrays with the executions that may run at `tick`; returns them in the same order. */
-  private collectCandidates(tick: number, unit: number): PlannedExecution[] {
+  private collectCandidates(tick: number, unit: number, placed: number): PlannedExecution[] {
     const o = this.options;
+    this.groupOf.clear();
     const pool = this.pool;
     pool.length = 0;
     for (const e of this.plan.values()) if (e.defaultTick <= tick && e.due >= tick) pool.push(e);
@@ -365,6 +376,10 @@ export class Policy implements SchedulingPolicy {
         c.variance[r]![i] = e.variance[r]!;
       }
       c.mandatory[i] = e.deadline <= tick ? 1 : 0;
+      let g = this.groupOf.get(e.queryId);
+      if (g === undefined) this.groupOf.set(e.queryId, (g = this.groupOf.size));
+      c.group[i] = g;
+      c.share[i] = placed > 0 ? (this.windowQueries.get(e.queryId) ?? 0) / placed : 0;
       const u = (tick - e.defaultTick + 1) / (o.latencyBudget + 1);
       c.bonus[i] = o.agePriority * unit * u * u;
     }

@@ -127,6 +127,29 @@ describe('selectSubset', () => {
   });
 });
 
+describe("selectSubset: one query's estimate errs the same in every tick", () => {
+  const uncertain = (group: number, share = 0) => ({ mean: [50, 50, 50], sd: 10, group, share });
+  const withGroups = (items: ReturnType<typeof uncertain>[]) => {
+    const c = candidates(items);
+    items.forEach((it, i) => {
+      c.group[i] = it.group;
+      c.share[i] = it.share;
+    });
+    return c;
+  };
+
+  it("prefers the query the window's placed ticks ran, whose error then cancels between ticks", () => {
+    // Same mean and variance; query 1 ran once in every tick placed so far, query 0 never.
+    const c = withGroups([uncertain(0, 0), uncertain(1, 1)]);
+    expect(chosen(selectSubset(c, { ...params, target: [50, 50, 50], count: 1 }))).toEqual([1]);
+  });
+
+  it('takes two different queries over two executions of one, whose errors add up', () => {
+    const c = withGroups([uncertain(0), uncertain(0), uncertain(1)]);
+    expect(chosen(selectSubset(c, { ...params, target: [100, 100, 100], count: 2 }))).toEqual([0, 2]);
+  });
+});
+
 describe('selectNearCount', () => {
   const near = { ...params, countMiss: 0.002 };
 
