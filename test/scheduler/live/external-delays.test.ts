@@ -218,12 +218,17 @@ describe('scheduler and other clients’ delays', () => {
     const before = scheduler.figures();
     // Hold this process (database and scheduler alike) for half a second: the database then runs
     // the ticks it owes back to back, and the scheduler reads their tick-ends in one batch, all
-    // but the last stale.
-    const until = Date.now() + 500;
-    while (Date.now() < until); // busy on purpose
-    await sleep(2000);
-    const after = scheduler.figures();
-    expect(after.staleTicks - before.staleTicks).toBeGreaterThanOrEqual(2);
+    // but the last stale. The policy may intend no decision at all for those few ticks (it moves
+    // nothing when the executions due are exactly the ones it would choose; seen once in CI), so
+    // the hold is repeated, up to three times, until some stale tick had decisions to count.
+    let after = before;
+    for (let hold = 0; hold < 3 && after.misses.stale === before.misses.stale; hold++) {
+      const until = Date.now() + 500;
+      while (Date.now() < until); // busy on purpose
+      await sleep(2000);
+      after = scheduler.figures();
+      expect(after.staleTicks - before.staleTicks).toBeGreaterThanOrEqual(2 * (hold + 1));
+    }
     expect(after.misses.stale).toBeGreaterThan(before.misses.stale);
     // Every intended decision is a hit or a miss with its cause.
     const misses = Object.values(after.misses).reduce((a, b) => a + b, 0);
