@@ -113,8 +113,9 @@ export interface PolicyOptions {
   searchRestarts: number;
   /**
    * Tick-by-tick windows of one count: when the best subset of that count misses its target by more
-   * than this (summed squared relative miss with its variance, as select.ts weighs it; 0.002 is
-   * about 2.6 % on each resource), one execution fewer and one more are tried too (Infinity: never).
+   * than this (summed squared relative miss plus the summed variance of its executions, select.ts
+   * `missOf`; 0.002 is about 2.6 % on each resource), one execution fewer and one more are tried
+   * too (Infinity: never).
    */
   countMiss: number;
   /** Window plans: largest miss of a tick from the template (fraction), and the weight of its sd. */

@@ -70,7 +70,7 @@ export class Policy implements SchedulingPolicy {
   private candidates: Candidates = createCandidates(64);
   private pool: PlannedExecution[] = [];
   /** Executions of each query the current window's ticks ran (tick by tick), for `Candidates.share`. */
-  private windowQueries = new Map<string, number>();
+  private readonly windowQueries = new Map<string, number>();
   private readonly groupOf = new Map<string, number>();
   private overflow: PlannedExecution[] = [];
 

@@ -13,9 +13,9 @@
  * per tick cancels when this tick runs it as often, and two executions of one query count four
  * times one's variance, not twice (with no share and one execution per query, V is the plain sum
  * of variances). At scale 10 this took the learned run from 97.9 to 98.4 % in band (seeds 1–3;
- * 98.0 to 98.7 % on seeds 4–6). The last term looks one tick ahead: with probability ρ the next tick brings no new
- * arrival (ρ = e^−λ at λ arrivals per tick; negligible at high load) and must make do with what is
- * left, so draining the pool to fit this tick slightly better is not worth an empty next tick. (M − T)² + V is the
+ * 98.0 to 98.7 % on seeds 4–6). The last term looks one tick ahead: with probability ρ the next
+ * tick brings no new arrival (ρ = e^−λ at λ arrivals per tick; negligible at high load) and must
+ * make do with what is left, so draining the pool to fit this tick slightly better is not worth an empty next tick. (M − T)² + V is the
  * expected squared miss when costs are uncertain, so uncertain candidates are taken cautiously:
  * one at a time and preferably when they are needed. u_i is a small bonus for waiting longer, so
  * that between equally good fits the older execution goes first and latency stays low.
@@ -313,13 +313,12 @@ export function selectNearCount(c: Candidates, p: NearCountParams): Uint8Array {
   return chosen;
 }
 
-/** Summed squared relative miss of a choice from the target, with κ × its variance (the objective's first terms). */
-export function missOf(
-  c: Candidates,
-  chosen: Uint8Array,
-  target: readonly number[],
-  uncertaintyWeight: number,
-): number {
+/**
+ * Summed squared relative miss of a choice from the target, plus κ × the plain sum of its
+ * executions' variances. (Unlike the objective's variance term, repeats of one query and what the
+ * placed ticks ran are not taken into account: the count alternatives were measured this way.)
+ */
+function missOf(c: Candidates, chosen: Uint8Array, target: readonly number[], uncertaintyWeight: number): number {
   let miss = 0;
   for (let r = 0; r < 3; r++) {
     let mean = 0;
