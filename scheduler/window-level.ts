@@ -54,12 +54,17 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
   const count = x.arrivals?.count ?? 0;
   const W = x.windowTicks;
   const fixed = fixedCount(x);
-  // A fixed count's level: that many executions of the arrivals' mean cost.
-  const level = [0, 1, 2].map((r) =>
-    fixed !== undefined && count > 0
-      ? (fixed * rate[r]!) / count
-      : Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W),
-  ) as Vec3;
+  const level = [0, 1, 2].map((r) => {
+    if (fixed === undefined || count <= 0) return Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W);
+    // A fixed count's level: that many executions of the arrivals' mean cost, moved by the same
+    // share of the held pool's bias (its load beyond as many executions of that mean cost) as the
+    // count takes of its excess executions. Executions that fit no tick are left in the pool, so
+    // it drifts toward the costs that fit badly; a window whose first tick leans the same way
+    // uses them up while they still have partners, instead of leaving them to their deadlines.
+    // Measured: scale 5 93.3 → 93.8 % in band, scale 3 89.5 → 90.7 % (SOLUTION.md, "Scheduling").
+    const perExecution = rate[r]! / count;
+    return Math.max(0, fixed * perExecution + (x.levelGain * (x.held[r]! - x.heldCount * perExecution)) / W);
+  }) as Vec3;
   const unit = count > 0 ? [0, 1, 2].reduce((a, r) => a + (rate[r]! / count / Math.max(level[r]!, 1)) ** 2, 0) / 3 : 0;
   const inf = Number.POSITIVE_INFINITY;
   return {

@@ -35,7 +35,8 @@ describe('window level: a fixed count per tick', () => {
   });
 
   it("sets the window's level to that many executions of the arrivals' mean cost", () => {
-    const w = planWindow(0, input({ heldCount: 26 }));
+    // 26 held of the arrivals' mean cost (50, 30, 20): the pool leans nowhere.
+    const w = planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] }));
     expect(w.count).toBe(3);
     expect(w.level).toEqual([150, 90, 60]);
     const free = planWindow(0, input({ fixedCountMax: 0, held: [600, 360, 240] }));
@@ -43,11 +44,20 @@ describe('window level: a fixed count per tick', () => {
     // rate + gain · (held − wait · rate) / W
     expect(free.level[0]).toBeCloseTo(100 + (0.5 * (600 - 300)) / 10);
   });
+
+  it('leans a fixed-count level the way the held pool leans, by the level gain', () => {
+    // The same 26 held, 200 more cpu and 100 less io than 26 of the mean cost: gain 0.5 over 10 ticks.
+    const w = planWindow(0, input({ heldCount: 26, held: [1500, 680, 520] }));
+    expect(w.count).toBe(3);
+    expect(w.level[0]).toBeCloseTo(150 + (0.5 * 200) / 10);
+    expect(w.level[1]).toBeCloseTo(90 - (0.5 * 100) / 10);
+    expect(w.level[2]).toBeCloseTo(60);
+  });
 });
 
 describe('window level: tick targets', () => {
   it('at a fixed count, aims every tick after the first at the mean of those placed', () => {
-    const w = planWindow(0, input({ heldCount: 26 }));
+    const w = planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] }));
     expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 60]);
     recordPlaced(w, [160, 80, 60]);
     recordPlaced(w, [140, 100, 62]);
