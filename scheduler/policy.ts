@@ -33,7 +33,7 @@ import { planBacklog } from './backlog-planner.js';
 import { Plan, type PlanView, type PlannedExecution } from './plan.js';
 import { CostPrior } from './prior.js';
 import { createCandidates, selectNearCount, type Candidates } from './select.js';
-import { mustRun, planWindow, recordPlaced, tickTarget, type WindowPlan } from './window-level.js';
+import { mustRun, planWindow, recordPlaced, tickTarget, type PoolLoad, type WindowPlan } from './window-level.js';
 
 /** What a restart needs from `GET /queued`: one item per queued execution. */
 export interface SnapshotItem {
@@ -206,7 +206,7 @@ export class Policy implements SchedulingPolicy {
       }
     }
     const chosen = selectNearCount(this.candidates, {
-      target: tickTarget(w, mustRun(this.dueAt(nextTick))),
+      target: tickTarget(w, mustRun(this.dueAt(nextTick)), this.poolLoad(nextTick)),
       reserve: w.emptyChance,
       uncertaintyWeight: o.uncertaintyWeight,
       maxRounds: o.maxRounds,
@@ -351,6 +351,14 @@ export class Policy implements SchedulingPolicy {
       for (let r = 0; r < 3; r++) due[m]![r]! += e.mean[r]!;
     }
     return due;
+  }
+
+  /** The summed expected load and number of the candidates just collected for `tick`. */
+  private poolLoad(tick: number): PoolLoad {
+    const c = this.candidates;
+    const load: Vec3 = [0, 0, 0];
+    for (let r = 0; r < 3; r++) for (let i = 0; i < c.count; i++) load[r]! += c.mean[r]![i]!;
+    return { load, count: c.count, tick };
   }
 
   /** Fills the candidate arrays with the executions that may run at `tick`; returns them in the same order. */

@@ -63,4 +63,26 @@ describe('window level: tick targets', () => {
     recordPlaced(w, [140, 100, 62]);
     expect(tickTarget(w, [0, 0, 0])).toEqual([150, 90, 61]);
   });
+
+  it('at a fixed count, leans toward what the candidates lean to, within 2 % of the aim', () => {
+    const w = planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] }));
+    recordPlaced(w, [150, 90, 60]);
+    // Window 0 ends at tick 9; at tick 5 five ticks are left. Nine candidates = three ticks of 3:
+    // cpu 30 above three templates (2 × 30 / 5 = 12, capped at 2 % of 150 = 3), io 4 below
+    // (2 × −4 / 5 = −1.6, within the cap of 1.8), memory exactly three templates (no lean).
+    const pool = { load: [480, 266, 180] as [number, number, number], count: 9, tick: 5 };
+    const [cpu, io, memory] = tickTarget(w, [0, 0, 0], pool);
+    expect(cpu).toBeCloseTo(153);
+    expect(io).toBeCloseTo(88.4);
+    expect(memory).toBeCloseTo(60);
+    // A window's first tick aims at the level (the pool's lean is in the level already).
+    expect(tickTarget(planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] })), [0, 0, 0], pool)).toEqual([150, 90, 60]);
+  });
+
+  it('does not lean below three executions per tick: one or two cannot be steered by 2 %', () => {
+    const w = planWindow(0, input({ heldCount: 6, held: [300, 180, 120] }));
+    expect(w.count).toBe(2);
+    recordPlaced(w, [100, 60, 40]);
+    expect(tickTarget(w, [0, 0, 0], { load: [900, 60, 40], count: 3, tick: 1 })).toEqual([100, 60, 40]);
+  });
 });
