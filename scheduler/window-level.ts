@@ -55,7 +55,8 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
   const W = x.windowTicks;
   const fixed = fixedCount(x);
   const level = [0, 1, 2].map((r) => {
-    if (fixed === undefined || count <= 0) return Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W);
+    if (fixed === undefined || count <= 0)
+      return Math.max(0, rate[r]! + (x.levelGain * (x.held[r]! - x.wait * rate[r]!)) / W);
     // A fixed count's level: that many executions of the arrivals' mean cost, moved by the same
     // share of the held pool's bias (its load beyond as many executions of that mean cost) as the
     // count takes of its excess executions. Executions that fit no tick are left in the pool, so

@@ -76,7 +76,9 @@ describe('window level: tick targets', () => {
     expect(io).toBeCloseTo(88.4);
     expect(memory).toBeCloseTo(60);
     // A window's first tick aims at the level (the pool's lean is in the level already).
-    expect(tickTarget(planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] })), [0, 0, 0], pool)).toEqual([150, 90, 60]);
+    expect(tickTarget(planWindow(0, input({ heldCount: 26, held: [1300, 780, 520] })), [0, 0, 0], pool)).toEqual([
+      150, 90, 60,
+    ]);
   });
 
   it('does not lean below three executions per tick: one or two cannot be steered by 2 %', () => {
