@@ -62,7 +62,7 @@ export function planWindow(id: number, x: WindowLevelInput): WindowPlan {
     // count takes of its excess executions. Executions that fit no tick are left in the pool, so
     // it drifts toward the costs that fit badly; a window whose first tick leans the same way
     // uses them up while they still have partners, instead of leaving them to their deadlines.
-    // Measured: scale 5 93.3 → 93.8 % in band, scale 3 89.5 → 90.7 % (SOLUTION.md, "Scheduling").
+    // Measured: scale 5 93.3 → 93.7 % in band, scale 3 89.5 → 90.6 % (SOLUTION.md, "Scheduling").
     const perExecution = rate[r]! / count;
     return Math.max(0, fixed * perExecution + (x.levelGain * (x.held[r]! - x.heldCount * perExecution)) / W);
   }) as Vec3;
